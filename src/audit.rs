@@ -1,0 +1,397 @@
+//! The audit pipeline: spec → probes → backend → run → metric → results, manifest
+//! and report, written into the out dir. This is the one place that knows the order
+//! of the stages; each stage only sees the previous stage's data.
+
+use crate::backend::{gguf, Backend, BackendError, GgufModel, KnownModel};
+use crate::probe::{ProbeError, ProbeSet, Selection};
+use crate::provenance::{self, FileRole, Manifest, ProvenanceError, ToolIdentity};
+use crate::results::{
+    AuditIdentity, ModelIdentity, ProbeSetSummary, Results, ThresholdSummary, RESULTS_FILE,
+    RESULTS_SCHEMA,
+};
+use crate::run::{self, PromptStyle, RunError, RESPONSES_FILE};
+use crate::spec::{AuditSpec, ModelKind, Precision, SpecError};
+use crate::{metric, report, Classify, FailureKind};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+/// Marks an out dir as holding one audit, so another is not mixed into it.
+const MARKER_FILE: &str = ".probity-audit.json";
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    #[error(transparent)]
+    Spec(#[from] SpecError),
+    #[error(transparent)]
+    Probe(#[from] ProbeError),
+    #[error(transparent)]
+    Backend(#[from] BackendError),
+    #[error(transparent)]
+    Run(#[from] RunError),
+    #[error(transparent)]
+    Metric(#[from] metric::MetricError),
+    #[error(transparent)]
+    Provenance(#[from] ProvenanceError),
+    #[error(transparent)]
+    Report(#[from] report::ReportError),
+    #[error("{}: {message}", dir.display())]
+    OutDir { dir: PathBuf, message: String },
+}
+
+impl Classify for AuditError {
+    fn kind(&self) -> FailureKind {
+        match self {
+            AuditError::Spec(e) => e.kind(),
+            AuditError::Probe(e) => e.kind(),
+            AuditError::Backend(e) => e.kind(),
+            AuditError::Run(e) => e.kind(),
+            AuditError::Metric(e) => e.kind(),
+            AuditError::Provenance(e) => e.kind(),
+            AuditError::Report(e) => e.kind(),
+            AuditError::OutDir { .. } => FailureKind::BadInput,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct AuditOptions {
+    pub out: Option<PathBuf>,
+    pub seed: Option<u64>,
+    pub force: bool,
+}
+
+pub struct AuditOutcome {
+    pub out_dir: PathBuf,
+    pub results: Results,
+    pub manifest: Manifest,
+    pub report: PathBuf,
+}
+
+/// Hooks for the caller to show progress; the library itself prints nothing.
+pub trait Progress {
+    fn message(&mut self, text: &str);
+    fn start(&mut self, total: usize);
+    fn advance(&mut self, done: usize);
+    fn finish(&mut self);
+}
+
+#[derive(Debug, Serialize, Deserialize, PartialEq)]
+struct Marker {
+    audit_name: String,
+    model_sha256: String,
+    precision: String,
+}
+
+/// A model resolved to a file whose hash has been checked against its pin.
+pub struct ResolvedModel {
+    pub path: PathBuf,
+    pub sha256: String,
+    pub known: Option<KnownModel>,
+}
+
+/// Finds the model file the spec names (pulling a known model if it is not cached)
+/// and checks its sha256 against the pin.
+pub fn resolve_model(
+    spec: &AuditSpec,
+    progress: &mut dyn Progress,
+) -> Result<ResolvedModel, BackendError> {
+    match (&spec.raw.model.name, &spec.model_path) {
+        (Some(name), _) => {
+            let known = KnownModel::find(name)?;
+            let path = match known.cached() {
+                Some(p) => p,
+                None => known.pull(&mut |m| progress.message(m))?,
+            };
+            let sha256 = crate::backend::known::sha256_file(&path)?;
+            let expected = spec
+                .raw
+                .model
+                .sha256
+                .clone()
+                .unwrap_or_else(|| known.sha256.clone());
+            if sha256 != expected {
+                return Err(BackendError::HashMismatch {
+                    file: path,
+                    expected,
+                    actual: sha256,
+                });
+            }
+            Ok(ResolvedModel {
+                path,
+                sha256,
+                known: Some(known),
+            })
+        }
+        (None, Some(path)) => {
+            if !path.is_file() {
+                return Err(BackendError::MissingModel(path.clone()));
+            }
+            let sha256 = crate::backend::known::sha256_file(path)?;
+            if let Some(expected) = &spec.raw.model.sha256 {
+                if &sha256 != expected {
+                    return Err(BackendError::HashMismatch {
+                        file: path.clone(),
+                        expected: expected.clone(),
+                        actual: sha256,
+                    });
+                }
+            }
+            Ok(ResolvedModel {
+                path: path.clone(),
+                sha256,
+                known: None,
+            })
+        }
+        (None, None) => unreachable!("the spec requires a model name or path"),
+    }
+}
+
+/// Opens the backend the spec selects.
+pub fn open_backend(
+    model: &ResolvedModel,
+    kind: ModelKind,
+    precision: Precision,
+) -> Result<Backend, BackendError> {
+    match kind {
+        ModelKind::Gguf => {
+            let mut m = GgufModel::open(&model.path, &model.sha256, precision)?;
+            if let Some(known) = &model.known {
+                let info = m.info_mut();
+                info.name = known.name.clone();
+                info.licence = Some(known.licence.clone());
+                info.upstream = Some(known.upstream.clone());
+            }
+            Ok(Backend::Gguf(Box::new(m)))
+        }
+    }
+}
+
+fn prepare_out_dir(dir: &Path, marker: &Marker, force: bool) -> Result<(), AuditError> {
+    let out_err = |message: String| AuditError::OutDir {
+        dir: dir.to_path_buf(),
+        message,
+    };
+    if dir.exists() {
+        let marker_path = dir.join(MARKER_FILE);
+        let previous: Option<Marker> = std::fs::read_to_string(&marker_path)
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok());
+        let non_empty = std::fs::read_dir(dir)
+            .map_err(|e| out_err(e.to_string()))?
+            .next()
+            .is_some();
+        match previous {
+            Some(prev) if prev.audit_name == marker.audit_name => {
+                // The same audit: resume, unless the model or precision changed,
+                // in which case no earlier response may be reused.
+                if prev != *marker {
+                    let _ = std::fs::remove_file(dir.join(RESPONSES_FILE));
+                }
+            }
+            Some(prev) if !force => return Err(out_err(format!(
+                "holds another audit (\"{}\"); choose another --out, or pass --force to replace it",
+                prev.audit_name
+            ))),
+            None if non_empty && !force => return Err(out_err(
+                "is not empty and holds no probity audit; choose another --out, or pass --force"
+                    .into(),
+            )),
+            _ => {
+                let _ = std::fs::remove_file(dir.join(RESPONSES_FILE));
+            }
+        }
+    }
+    std::fs::create_dir_all(dir).map_err(|e| out_err(format!("cannot create: {e}")))?;
+    let path = dir.join(MARKER_FILE);
+    provenance::write_atomic(
+        &path,
+        serde_json::to_string_pretty(marker)
+            .expect("json")
+            .as_bytes(),
+    )
+    .map_err(|e| ProvenanceError::io(&path, e))?;
+    Ok(())
+}
+
+/// Runs the audit a spec describes. The caller maps the outcome to an exit status.
+pub fn run_audit(
+    spec_path: &Path,
+    options: &AuditOptions,
+    progress: &mut dyn Progress,
+) -> Result<AuditOutcome, AuditError> {
+    let spec = AuditSpec::load(spec_path)?;
+    let seed = options.seed.unwrap_or(spec.raw.audit.seed);
+    let out_dir = options.out.clone().unwrap_or_else(|| spec.out.clone());
+
+    // Probes first: a bad probe file should fail before a model is loaded.
+    let mut sets = Vec::new();
+    let mut probes = Vec::new();
+    let mut answers = BTreeMap::new();
+    for (selection, path) in spec.raw.probes.iter().zip(&spec.probe_paths) {
+        let set = ProbeSet::load(path)?;
+        let expanded = set.expand(&Selection {
+            variants: selection.variants.clone(),
+            axes: selection.axes.clone(),
+            scenarios: selection.scenarios.clone(),
+        })?;
+        answers.insert(set.id().to_string(), set.raw.answers.clone());
+        probes.extend(expanded);
+        sets.push((set, selection.variants.clone()));
+    }
+    let mut ids = BTreeSet::new();
+    if let Some(dup) = probes.iter().find(|p| !ids.insert(p.id.clone())) {
+        return Err(SpecError::Invalid {
+            file: spec.file.clone(),
+            field: "probes".into(),
+            message: format!("probe set `{}` is listed twice", dup.probe_set),
+        }
+        .into());
+    }
+
+    let model = resolve_model(&spec, progress)?;
+    let precision = spec.raw.model.precision;
+    let marker = Marker {
+        audit_name: spec.raw.audit.name.clone(),
+        model_sha256: model.sha256.clone(),
+        precision: precision.as_str().into(),
+    };
+    prepare_out_dir(&out_dir, &marker, options.force)?;
+    progress.message(&format!(
+        "loading {} ({} weights)",
+        model.path.display(),
+        precision.as_str()
+    ));
+    let mut backend = open_backend(&model, spec.raw.model.kind, precision)?;
+
+    progress.start(probes.len());
+    let style = PromptStyle {
+        chat: spec.raw.scoring.chat,
+    };
+    let responses = run::run_probes(&mut backend, &probes, &answers, &style, &out_dir, |n| {
+        progress.advance(n)
+    })?;
+    progress.finish();
+
+    let set_refs: Vec<(&ProbeSet, Vec<crate::probe::Variant>)> =
+        sets.iter().map(|(s, v)| (s, v.clone())).collect();
+    let analysis = metric::analyse(
+        &set_refs,
+        &responses,
+        &spec.raw.scoring,
+        &spec.raw.thresholds,
+        seed,
+    )?;
+    let info = backend.info().clone();
+    let results = Results {
+        schema: RESULTS_SCHEMA.to_string(),
+        audit: AuditIdentity {
+            name: spec.raw.audit.name.clone(),
+            seed,
+            confidence: spec.raw.scoring.confidence,
+            n_boot: spec.raw.scoring.n_boot,
+            min_mass: spec.raw.scoring.min_mass,
+            min_scenarios: spec.raw.scoring.min_scenarios,
+        },
+        model: ModelIdentity {
+            name: info.name.clone(),
+            architecture: info.architecture.clone(),
+            parameters: info.parameters,
+            quantisation: info.quantisation.clone(),
+            precision: precision.as_str().to_string(),
+            vocab_size: info.vocab_size,
+            sha256: info.sha256.clone(),
+            licence: info.licence.clone(),
+        },
+        thresholds: ThresholdSummary {
+            max_abs_gap: spec.raw.thresholds.max_abs_gap,
+            alpha: spec.raw.thresholds.alpha,
+            rule: spec.raw.thresholds.rule.as_str().to_string(),
+            correction: "holm".to_string(),
+        },
+        summary: analysis.summary,
+        probe_sets: sets
+            .iter()
+            .map(|(set, variants)| {
+                let of_set: Vec<_> = responses
+                    .iter()
+                    .filter(|r| r.probe_set == set.id())
+                    .collect();
+                let scenarios: BTreeSet<_> = of_set.iter().map(|r| r.scenario.as_str()).collect();
+                let mut variants: Vec<String> =
+                    variants.iter().map(|v| v.as_str().to_string()).collect();
+                variants.sort();
+                variants.dedup();
+                ProbeSetSummary {
+                    id: set.id().to_string(),
+                    kind: set.raw.kind.as_str().to_string(),
+                    version: set.raw.version,
+                    variants,
+                    n_probes: of_set.len(),
+                    n_scenarios: scenarios.len(),
+                }
+            })
+            .collect(),
+        axes: analysis.axes,
+        groups: analysis.groups,
+        findings: analysis.findings,
+    };
+    let results_path = out_dir.join(RESULTS_FILE);
+    provenance::write_atomic(&results_path, &results.to_bytes())
+        .map_err(|e| ProvenanceError::io(&results_path, e))?;
+
+    let mut files = vec![
+        provenance::entry(FileRole::Model, &model.path, &out_dir)?,
+        provenance::entry(FileRole::Spec, &spec.file, &out_dir)?,
+    ];
+    for (set, _) in &sets {
+        files.push(provenance::entry(FileRole::ProbeSet, &set.file, &out_dir)?);
+        for axis in &set.axes {
+            files.push(provenance::entry(FileRole::Lexicon, &axis.file, &out_dir)?);
+        }
+    }
+    files.push(provenance::entry(
+        FileRole::Output,
+        &out_dir.join(RESPONSES_FILE),
+        &out_dir,
+    )?);
+    files.push(provenance::entry(
+        FileRole::Output,
+        &results_path,
+        &out_dir,
+    )?);
+    let manifest = Manifest {
+        schema: provenance::MANIFEST_SCHEMA.to_string(),
+        audit_id: None,
+        audit_name: spec.raw.audit.name.clone(),
+        tool: ToolIdentity {
+            name: "probity".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        },
+        seed,
+        precision: precision.as_str().to_string(),
+        model: info,
+        parameters: serde_json::json!({
+            "scoring": spec.raw.scoring,
+            "thresholds": spec.raw.thresholds,
+            "audit": spec.raw.audit,
+            "probes": spec.raw.probes,
+        }),
+        training_data: serde_json::to_value(&spec.raw.training_data).expect("json"),
+        files,
+    }
+    .write(&out_dir)?;
+    let report = report::write_html(&out_dir, &results, &manifest)?;
+    Ok(AuditOutcome {
+        out_dir,
+        results,
+        manifest,
+        report,
+    })
+}
+
+/// Describes a model file (for `probity model info`).
+pub fn describe_model(path: &Path) -> Result<crate::backend::ModelInfo, BackendError> {
+    let sha256 = crate::backend::known::sha256_file(path)?;
+    gguf::describe(path, &sha256)
+}

@@ -1,0 +1,442 @@
+//! In-process GGUF models through candle.
+//!
+//! The file is checked before use (it exists, hashes to its pin, holds every tensor
+//! it declares — a truncated download fails here, naming the file). The tokenizer
+//! and chat template come from the file's own metadata. Weights are either expanded
+//! to f32 at load (the default: chunk-stable log-probabilities) or kept quantized.
+//!
+//! Scoring computes the token prefix shared by a batch of prompts once and continues
+//! each prompt from a copy of its KV cache (a cheap copy: the weights are shared).
+
+use super::chat::ChatTemplate;
+use super::tokenizer::GgufTokenizer;
+use super::{BackendError, ContinuationScore, ModelInfo, TokenScore};
+use crate::spec::Precision;
+use candle_core::quantized::gguf_file::{Content, Value};
+use candle_core::{Device, Tensor};
+use candle_transformers::models::quantized_llama::ModelWeights;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Architectures this build can run (`general.architecture`).
+const SUPPORTED_ARCHITECTURES: &[&str] = &["llama"];
+
+pub struct GgufModel {
+    path: PathBuf,
+    info: ModelInfo,
+    tokenizer: GgufTokenizer,
+    chat: Option<ChatTemplate>,
+    weights: ModelWeights,
+    device: Device,
+    precision: Precision,
+}
+
+/// Reads a GGUF header, naming the file in any error.
+fn read_content(path: &Path) -> Result<Content, BackendError> {
+    let mut file = std::fs::File::open(path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            BackendError::MissingModel(path.to_path_buf())
+        } else {
+            BackendError::io(path, e)
+        }
+    })?;
+    let content = Content::read(&mut file).map_err(|e| BackendError::BadModel {
+        file: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    let size = file
+        .metadata()
+        .map_err(|e| BackendError::io(path, e))?
+        .len();
+    for (name, info) in &content.tensor_infos {
+        let bytes =
+            info.shape.elem_count() / info.ggml_dtype.block_size() * info.ggml_dtype.type_size();
+        let end = content.tensor_data_offset + info.offset + bytes as u64;
+        if end > size {
+            return Err(BackendError::BadModel {
+                file: path.to_path_buf(),
+                message: format!(
+                    "the file is truncated: tensor `{name}` ends at byte {end} but the file has {size} bytes"
+                ),
+            });
+        }
+    }
+    Ok(content)
+}
+
+fn metadata_u64(content: &Content, key: &str) -> Option<u64> {
+    content.metadata.get(key).and_then(|v| match v {
+        Value::U32(x) => Some(*x as u64),
+        Value::U64(x) => Some(*x),
+        Value::I32(x) => Some(*x as u64),
+        Value::I64(x) => Some(*x as u64),
+        _ => None,
+    })
+}
+
+/// Describes a GGUF file without loading its weights.
+pub fn describe(path: &Path, sha256: &str) -> Result<ModelInfo, BackendError> {
+    let content = read_content(path)?;
+    describe_content(path, &content, sha256)
+}
+
+fn describe_content(
+    path: &Path,
+    content: &Content,
+    sha256: &str,
+) -> Result<ModelInfo, BackendError> {
+    let architecture = content
+        .metadata
+        .get("general.architecture")
+        .and_then(|v| v.to_string().ok().cloned())
+        .unwrap_or_else(|| "unknown".into());
+    let parameters: u64 = content
+        .tensor_infos
+        .values()
+        .map(|t| t.shape.elem_count() as u64)
+        .sum();
+    let mut by_type: BTreeMap<String, u64> = BTreeMap::new();
+    for t in content.tensor_infos.values() {
+        *by_type.entry(format!("{:?}", t.ggml_dtype)).or_default() += t.shape.elem_count() as u64;
+    }
+    let mut types: Vec<(String, u64)> = by_type.into_iter().collect();
+    types.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let quantisation = types
+        .iter()
+        .map(|(t, n)| {
+            format!(
+                "{t} ({:.1}% of weights)",
+                100.0 * *n as f64 / parameters.max(1) as f64
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let vocab_size = content
+        .metadata
+        .get("tokenizer.ggml.tokens")
+        .and_then(|v| v.to_vec().ok().map(|v| v.len()))
+        .unwrap_or(0);
+    let size_bytes = std::fs::metadata(path)
+        .map_err(|e| BackendError::io(path, e))?
+        .len();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    Ok(ModelInfo {
+        name,
+        context_length: metadata_u64(content, &format!("{architecture}.context_length")),
+        architecture,
+        parameters,
+        quantisation,
+        vocab_size,
+        sha256: sha256.to_string(),
+        size_bytes,
+        licence: content
+            .metadata
+            .get("general.license")
+            .and_then(|v| v.to_string().ok().cloned()),
+        upstream: None,
+        has_chat_template: content.metadata.contains_key("tokenizer.chat_template"),
+    })
+}
+
+impl GgufModel {
+    /// Opens a GGUF model whose sha256 is already known (checked by the caller).
+    pub fn open(
+        path: &Path,
+        sha256: &str,
+        precision: Precision,
+    ) -> Result<GgufModel, BackendError> {
+        let content = read_content(path)?;
+        let info = describe_content(path, &content, sha256)?;
+        if !SUPPORTED_ARCHITECTURES.contains(&info.architecture.as_str()) {
+            return Err(BackendError::Unsupported {
+                file: path.to_path_buf(),
+                message: format!(
+                    "architecture `{}` is not supported by this build (supported: {})",
+                    info.architecture,
+                    SUPPORTED_ARCHITECTURES.join(", ")
+                ),
+            });
+        }
+        let tokenizer =
+            GgufTokenizer::from_gguf(&content).map_err(|message| BackendError::BadModel {
+                file: path.to_path_buf(),
+                message,
+            })?;
+        if tokenizer.tokens.len() != info.vocab_size {
+            return Err(BackendError::BadModel {
+                file: path.to_path_buf(),
+                message: "vocabulary size mismatch".into(),
+            });
+        }
+        let chat = match content.metadata.get("tokenizer.chat_template") {
+            Some(v) => {
+                let source = v.to_string().map_err(|e| BackendError::ChatTemplate {
+                    file: path.to_path_buf(),
+                    message: e.to_string(),
+                })?;
+                Some(
+                    ChatTemplate::new(
+                        source,
+                        &tokenizer.token_text(tokenizer.bos_id),
+                        &tokenizer.token_text(tokenizer.eos_id),
+                    )
+                    .map_err(|message| BackendError::ChatTemplate {
+                        file: path.to_path_buf(),
+                        message,
+                    })?,
+                )
+            }
+            None => None,
+        };
+        let weights = load_weights(path, content, precision)?;
+        Ok(GgufModel {
+            path: path.to_path_buf(),
+            info,
+            tokenizer,
+            chat,
+            weights,
+            device: Device::Cpu,
+            precision,
+        })
+    }
+
+    pub fn info(&self) -> &ModelInfo {
+        &self.info
+    }
+
+    pub fn info_mut(&mut self) -> &mut ModelInfo {
+        &mut self.info
+    }
+
+    pub fn precision(&self) -> Precision {
+        self.precision
+    }
+
+    pub fn tokenize(&self, text: &str) -> Result<Vec<u32>, BackendError> {
+        self.tokenizer.encode(text).map_err(BackendError::Tokenize)
+    }
+
+    pub fn piece(&self, id: u32) -> String {
+        self.tokenizer.piece(id)
+    }
+
+    pub fn chat_prompt(&self, user: &str) -> Result<String, BackendError> {
+        let chat = self
+            .chat
+            .as_ref()
+            .ok_or_else(|| BackendError::ChatTemplate {
+                file: self.path.clone(),
+                message: "the model has no `tokenizer.chat_template`; score without chat wrapping"
+                    .into(),
+            })?;
+        chat.user_turn(user)
+            .map_err(|message| BackendError::ChatTemplate {
+                file: self.path.clone(),
+                message,
+            })
+    }
+
+    /// Natural-log probabilities of every vocabulary entry as the next token after
+    /// `text` (raw text, special tokens parsed).
+    pub fn next_token_logprobs(&mut self, text: &str) -> Result<Vec<f64>, BackendError> {
+        let ids = self.tokenize(text)?;
+        if ids.is_empty() {
+            return Err(BackendError::Tokenize("the prompt has no tokens".into()));
+        }
+        let mut model = self.weights.clone();
+        model.clear_kv_cache();
+        Ok(log_softmax(&forward(&mut model, &ids, 0, &self.device)?))
+    }
+
+    /// Scores each continuation after each prompt (see [`super::Backend::score`]).
+    pub fn score(
+        &mut self,
+        prompts: &[String],
+        continuations: &[String],
+    ) -> Result<Vec<Vec<ContinuationScore>>, BackendError> {
+        let prompt_ids: Vec<Vec<u32>> = prompts
+            .iter()
+            .map(|p| self.tokenize(p))
+            .collect::<Result<_, _>>()?;
+        if let Some(empty) = prompts
+            .iter()
+            .zip(&prompt_ids)
+            .find(|(_, ids)| ids.is_empty())
+        {
+            return Err(BackendError::Tokenize(format!(
+                "the prompt {:?} has no tokens: there is nothing to condition on",
+                empty.0
+            )));
+        }
+        // Continuations are tokenised on their own, as the text the model would
+        // write next (llama.cpp and lm-eval do the same for single-token answers).
+        let continuation_ids: Vec<Vec<u32>> = continuations
+            .iter()
+            .map(|c| {
+                let ids = self.tokenizer.encode(c).map_err(BackendError::Tokenize)?;
+                let ids = strip_bos(ids, &self.tokenizer);
+                if ids.is_empty() {
+                    Err(BackendError::Tokenize(format!(
+                        "the continuation {c:?} has no tokens"
+                    )))
+                } else {
+                    Ok(ids)
+                }
+            })
+            .collect::<Result<_, _>>()?;
+        let context = self.info.context_length.unwrap_or(u64::MAX) as usize;
+        let longest = continuation_ids.iter().map(Vec::len).max().unwrap_or(0);
+        if let Some(ids) = prompt_ids.iter().find(|ids| ids.len() + longest > context) {
+            return Err(BackendError::Tokenize(format!(
+                "a prompt of {} tokens plus its continuation exceeds the model's context of {context}",
+                ids.len()
+            )));
+        }
+        // Keep at least one token of every prompt out of the shared prefix, so each
+        // prompt's last position is computed after the copy.
+        let shared =
+            common_prefix(&prompt_ids).min(prompt_ids.iter().map(Vec::len).min().unwrap_or(1) - 1);
+        let mut base = self.weights.clone();
+        base.clear_kv_cache();
+        if shared > 0 {
+            forward(&mut base, &prompt_ids[0][..shared], 0, &self.device)?;
+        }
+        let mut scores = Vec::with_capacity(prompts.len());
+        for ids in &prompt_ids {
+            let mut model = base.clone();
+            let last = forward(&mut model, &ids[shared..], shared, &self.device)?;
+            let first_logprobs = log_softmax(&last);
+            let mut row = Vec::with_capacity(continuations.len());
+            for (text, cont) in continuations.iter().zip(&continuation_ids) {
+                let mut tokens = vec![TokenScore {
+                    id: cont[0],
+                    piece: self.piece(cont[0]),
+                    logprob: first_logprobs[cont[0] as usize],
+                }];
+                if cont.len() > 1 {
+                    let mut step = model.clone();
+                    for (i, window) in cont.windows(2).enumerate() {
+                        let logits = forward(&mut step, &window[..1], ids.len() + i, &self.device)?;
+                        let next = window[1];
+                        tokens.push(TokenScore {
+                            id: next,
+                            piece: self.piece(next),
+                            logprob: log_softmax(&logits)[next as usize],
+                        });
+                    }
+                }
+                row.push(ContinuationScore {
+                    text: text.clone(),
+                    logprob: tokens.iter().map(|t| t.logprob).sum(),
+                    tokens,
+                });
+            }
+            scores.push(row);
+        }
+        Ok(scores)
+    }
+}
+
+fn strip_bos(ids: Vec<u32>, tokenizer: &GgufTokenizer) -> Vec<u32> {
+    if tokenizer.add_bos && ids.first().copied() == tokenizer.bos_id {
+        ids[1..].to_vec()
+    } else {
+        ids
+    }
+}
+
+fn common_prefix(sequences: &[Vec<u32>]) -> usize {
+    let Some(first) = sequences.first() else {
+        return 0;
+    };
+    sequences.iter().skip(1).fold(first.len(), |len, s| {
+        first
+            .iter()
+            .zip(s)
+            .take(len)
+            .take_while(|(a, b)| a == b)
+            .count()
+    })
+}
+
+/// Runs `ids` through the model from position `offset`; the last position's logits.
+fn forward(
+    model: &mut ModelWeights,
+    ids: &[u32],
+    offset: usize,
+    device: &Device,
+) -> Result<Vec<f32>, BackendError> {
+    let mut run = || -> candle_core::Result<Vec<f32>> {
+        let input = Tensor::new(ids, device)?.unsqueeze(0)?;
+        let logits = model.forward(&input, offset)?;
+        logits
+            .squeeze(0)?
+            .to_dtype(candle_core::DType::F32)?
+            .to_vec1::<f32>()
+    };
+    run().map_err(|e| BackendError::Inference(e.to_string()))
+}
+
+/// Natural-log probabilities over the vocabulary, computed in f64.
+fn log_softmax(logits: &[f32]) -> Vec<f64> {
+    let values: Vec<f64> = logits.iter().map(|&x| x as f64).collect();
+    let lse = super::log_sum_exp(&values);
+    values.iter().map(|v| v - lse).collect()
+}
+
+/// Loads the weights. candle decides whether to expand quantized blocks to f32 from
+/// the `CANDLE_DEQUANTIZE_ALL` variable, read once per thread; loading on a fresh
+/// thread with the variable set makes the choice explicit and per model.
+fn load_weights(
+    path: &Path,
+    content: Content,
+    precision: Precision,
+) -> Result<ModelWeights, BackendError> {
+    let path_owned = path.to_path_buf();
+    std::env::set_var(
+        "CANDLE_DEQUANTIZE_ALL",
+        match precision {
+            Precision::F32 => "1",
+            Precision::Quantized => "0",
+        },
+    );
+    let handle = std::thread::spawn(move || -> Result<ModelWeights, BackendError> {
+        let mut file =
+            std::fs::File::open(&path_owned).map_err(|e| BackendError::io(&path_owned, e))?;
+        ModelWeights::from_gguf(content, &mut file, &Device::Cpu).map_err(|e| {
+            BackendError::BadModel {
+                file: path_owned.clone(),
+                message: e.to_string(),
+            }
+        })
+    });
+    handle.join().map_err(|_| BackendError::BadModel {
+        file: path.to_path_buf(),
+        message: "loading the weights panicked".into(),
+    })?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn common_prefix_of_token_sequences() {
+        assert_eq!(
+            common_prefix(&[vec![1, 2, 3], vec![1, 2, 4], vec![1, 2]]),
+            2
+        );
+        assert_eq!(common_prefix(&[vec![1, 2, 3]]), 3);
+        assert_eq!(common_prefix(&[vec![5], vec![6]]), 0);
+    }
+
+    #[test]
+    fn log_softmax_normalises() {
+        let lp = log_softmax(&[1.0, 2.0, 3.0]);
+        let total: f64 = lp.iter().map(|x| x.exp()).sum();
+        assert!((total - 1.0).abs() < 1e-12);
+    }
+}

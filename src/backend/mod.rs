@@ -1,0 +1,109 @@
+//! The backend stage: talking to a model. In this slice one backend exists, an
+//! in-process GGUF model run through candle; the [`Backend`] enum is the closed set
+//! the spec's `model.kind` selects from, so later backends slot in beside it.
+//!
+//! The capability the audit needs is `score`: the log-probability of given
+//! continuations after a prompt, summed over the continuation's tokens and per
+//! token. Prompts that share a prefix (the probes of one scenario) are scored
+//! together so the prefix is computed once.
+
+mod chat;
+mod error;
+pub mod gguf;
+pub mod known;
+mod tokenizer;
+
+pub use error::BackendError;
+pub use gguf::GgufModel;
+pub use known::KnownModel;
+
+use serde::{Deserialize, Serialize};
+
+/// What identifies and describes a model, for `model info`, results and reports.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ModelInfo {
+    /// The known model's name, or the file name.
+    pub name: String,
+    pub architecture: String,
+    pub parameters: u64,
+    /// The weight types in the file, e.g. "Q4_1 (most tensors), F32".
+    pub quantisation: String,
+    pub vocab_size: usize,
+    pub context_length: Option<u64>,
+    pub sha256: String,
+    pub size_bytes: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub licence: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream: Option<String>,
+    pub has_chat_template: bool,
+}
+
+/// One token of a scored continuation.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TokenScore {
+    pub id: u32,
+    pub piece: String,
+    pub logprob: f64,
+}
+
+/// The log-probability of one continuation after a prompt.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ContinuationScore {
+    pub text: String,
+    pub logprob: f64,
+    pub tokens: Vec<TokenScore>,
+}
+
+/// The closed set of backends.
+pub enum Backend {
+    Gguf(Box<GgufModel>),
+}
+
+impl Backend {
+    pub fn info(&self) -> &ModelInfo {
+        match self {
+            Backend::Gguf(m) => m.info(),
+        }
+    }
+
+    /// Renders a user message through the model's chat template.
+    pub fn chat_prompt(&self, user: &str) -> Result<String, BackendError> {
+        match self {
+            Backend::Gguf(m) => m.chat_prompt(user),
+        }
+    }
+
+    /// Scores every continuation after every prompt. Prompts are raw text (special
+    /// tokens are parsed); the shared token prefix of all prompts is computed once.
+    pub fn score(
+        &mut self,
+        prompts: &[String],
+        continuations: &[String],
+    ) -> Result<Vec<Vec<ContinuationScore>>, BackendError> {
+        match self {
+            Backend::Gguf(m) => m.score(prompts, continuations),
+        }
+    }
+}
+
+/// log(Σ exp(x)) without overflow; −∞ for an empty slice.
+pub fn log_sum_exp(values: &[f64]) -> f64 {
+    let max = values.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+    if max == f64::NEG_INFINITY {
+        return max;
+    }
+    max + values.iter().map(|v| (v - max).exp()).sum::<f64>().ln()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_sum_exp_is_stable() {
+        assert!((log_sum_exp(&[1000.0, 1000.0]) - (1000.0 + 2f64.ln())).abs() < 1e-12);
+        assert_eq!(log_sum_exp(&[]), f64::NEG_INFINITY);
+        assert!((log_sum_exp(&[0.5f64.ln(), 0.25f64.ln()]) - 0.75f64.ln()).abs() < 1e-12);
+    }
+}

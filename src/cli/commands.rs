@@ -1,0 +1,423 @@
+//! One function per command: typed options in, library calls, text out.
+
+use super::progress::TerminalProgress;
+use super::{Cli, Command, ModelCommand, ProbesCommand};
+use crate::audit::{self, AuditOptions};
+use crate::backend::{Backend, BackendError, GgufModel, KnownModel};
+use crate::probe::{ProbeSet, Selection};
+use crate::provenance;
+use crate::report;
+use crate::results::Verdict;
+use crate::spec::Precision;
+use crate::{Classify, FailureKind};
+use anyhow::Context;
+use clap::Parser;
+use std::ffi::OsString;
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+
+/// How a command ended, when it ran to completion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// Every threshold holds / everything verified.
+    Ok,
+    /// A threshold is breached / a file changed.
+    Failed,
+}
+
+/// A command that could not complete, with the kind of failure for the exit code.
+#[derive(Debug)]
+pub struct CliError {
+    pub kind: FailureKind,
+    pub error: anyhow::Error,
+}
+
+impl<E> From<E> for CliError
+where
+    E: Classify + std::error::Error + Send + Sync + 'static,
+{
+    fn from(e: E) -> CliError {
+        CliError {
+            kind: e.kind(),
+            error: e.into(),
+        }
+    }
+}
+
+fn bad_input(error: anyhow::Error) -> CliError {
+    CliError {
+        kind: FailureKind::BadInput,
+        error,
+    }
+}
+
+/// Parses the arguments and runs the command. `Err` of clap's own (help, version,
+/// usage) is returned as is so `main` can print it with clap's formatting.
+pub fn run(
+    args: impl IntoIterator<Item = OsString>,
+) -> Result<Result<Status, CliError>, clap::Error> {
+    let cli = Cli::try_parse_from(args)?;
+    Ok(dispatch(cli.command))
+}
+
+fn dispatch(command: Command) -> Result<Status, CliError> {
+    match command {
+        Command::Audit {
+            spec,
+            out,
+            seed,
+            threads,
+            force,
+        } => {
+            set_threads(threads)?;
+            audit_command(&spec, AuditOptions { out, seed, force })
+        }
+        Command::Probes(cmd) => probes_command(cmd),
+        Command::Model(cmd) => model_command(cmd),
+        Command::Report { dir } => {
+            let path = report::rerender(&dir)?;
+            println!("report: {}", path.display());
+            Ok(Status::Ok)
+        }
+        Command::Verify { dir } => verify_command(&dir),
+    }
+}
+
+/// Sets the worker threads for rayon and candle's matrix products (both read
+/// RAYON_NUM_THREADS). Must run before any parallel work starts.
+fn set_threads(threads: Option<usize>) -> Result<(), CliError> {
+    if let Some(n) = threads {
+        if n == 0 {
+            return Err(bad_input(anyhow::anyhow!("--threads must be at least 1")));
+        }
+        std::env::set_var("RAYON_NUM_THREADS", n.to_string());
+        // Ignore "already initialised": only possible when embedded in a program
+        // that started rayon itself, which then owns the pool size.
+        let _ = rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build_global();
+    }
+    Ok(())
+}
+
+fn audit_command(spec: &Path, options: AuditOptions) -> Result<Status, CliError> {
+    let mut progress = TerminalProgress::new();
+    let started = std::time::Instant::now();
+    let outcome = audit::run_audit(spec, &options, &mut progress)?;
+    let s = &outcome.results.summary;
+    let seconds = started.elapsed().as_secs_f64();
+    eprintln!(
+        "{} probes in {seconds:.1} s; {} comparisons, {} breach{}, {} with too few scenarios",
+        s.n_probes,
+        s.n_findings,
+        s.n_breaches,
+        if s.n_breaches == 1 { "" } else { "es" },
+        s.n_insufficient
+    );
+    println!("verdict: {}", s.verdict.as_str());
+    println!(
+        "audit id: {}",
+        outcome.manifest.audit_id.as_deref().unwrap_or("")
+    );
+    println!(
+        "results: {}",
+        outcome.out_dir.join(crate::results::RESULTS_FILE).display()
+    );
+    println!("report: {}", outcome.report.display());
+    Ok(if s.verdict == Verdict::Breach {
+        Status::Failed
+    } else {
+        Status::Ok
+    })
+}
+
+fn verify_command(dir: &Path) -> Result<Status, CliError> {
+    let v = provenance::verify(dir)?;
+    for problem in &v.problems {
+        println!("{problem}");
+    }
+    if v.problems.is_empty() {
+        println!("ok: {} files match manifest {}", v.checked, v.audit_id);
+        Ok(Status::Ok)
+    } else {
+        println!(
+            "FAILED: {} problem(s) in {}",
+            v.problems.len(),
+            dir.display()
+        );
+        Ok(Status::Failed)
+    }
+}
+
+fn set_path(id: &str, dir: &Path) -> PathBuf {
+    let p = PathBuf::from(id);
+    if p.extension().is_some_and(|e| e == "toml") || p.is_file() {
+        p
+    } else {
+        dir.join(format!("{id}.toml"))
+    }
+}
+
+fn probes_command(cmd: ProbesCommand) -> Result<Status, CliError> {
+    match cmd {
+        ProbesCommand::List { dir } => {
+            for file in crate::probe::list_sets(&dir)? {
+                let set = ProbeSet::load(&file)?;
+                let probes = set.expand(&Selection::all())?;
+                println!(
+                    "{:<16} {:<9} v{}  {:>3} scenarios  {:>5} probes  axes: {}  ({})",
+                    set.id(),
+                    set.raw.kind.as_str(),
+                    set.raw.version,
+                    set.raw.scenario.len(),
+                    probes.len(),
+                    set.axes
+                        .iter()
+                        .map(|a| a.axis.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    file.display()
+                );
+            }
+            Ok(Status::Ok)
+        }
+        ProbesCommand::Show { id, dir } => {
+            let set = ProbeSet::load(&set_path(&id, &dir))?;
+            println!(
+                "{} ({}, version {})",
+                set.id(),
+                set.raw.kind.as_str(),
+                set.raw.version
+            );
+            if let Some(d) = &set.raw.description {
+                println!("{d}");
+            }
+            println!("\naxes:");
+            for axis in &set.axes {
+                println!(
+                    "  {} (reference: {}; {})",
+                    axis.axis, axis.reference, axis.reference_why
+                );
+                for g in &axis.groups {
+                    let names = if g.names.is_empty() {
+                        String::new()
+                    } else {
+                        format!("  names: {}", g.names.join(", "))
+                    };
+                    println!("    {:<18} \"{}\"{names}", g.id, g.explicit);
+                }
+            }
+            println!("\nscenarios:");
+            for s in &set.raw.scenario {
+                println!(
+                    "  {:<28} {}",
+                    s.id.get_ref(),
+                    s.domain.as_deref().unwrap_or("")
+                );
+            }
+            let probes = set.expand(&Selection::all())?;
+            println!(
+                "\n{} probes; the first:\n{}",
+                probes.len(),
+                probes[0].prompt
+            );
+            Ok(Status::Ok)
+        }
+        ProbesCommand::Validate { files, dir } => {
+            let files = if files.is_empty() {
+                crate::probe::list_sets(&dir)?
+            } else {
+                files
+            };
+            if files.is_empty() {
+                return Err(bad_input(anyhow::anyhow!(
+                    "no probe-set files to validate in {}",
+                    dir.display()
+                )));
+            }
+            for file in files {
+                let set = ProbeSet::load(&file)?;
+                let probes = set.expand(&Selection::all())?;
+                println!(
+                    "ok {}: {} scenarios, {} probes",
+                    file.display(),
+                    set.raw.scenario.len(),
+                    probes.len()
+                );
+            }
+            Ok(Status::Ok)
+        }
+    }
+}
+
+/// A model argument: a known model's name (pulled if not cached) or a GGUF path.
+fn resolve_model_arg(model: &str) -> Result<(PathBuf, String, Option<KnownModel>), CliError> {
+    if let Ok(known) = KnownModel::find(model) {
+        let path = match known.cached() {
+            Some(p) => p,
+            None => known.pull(&mut |m| eprintln!("{m}"))?,
+        };
+        let sha = crate::backend::known::sha256_file(&path)?;
+        if sha != known.sha256 {
+            return Err(BackendError::HashMismatch {
+                file: path,
+                expected: known.sha256.clone(),
+                actual: sha,
+            }
+            .into());
+        }
+        return Ok((path, sha, Some(known)));
+    }
+    let path = PathBuf::from(model);
+    if !path.is_file() {
+        return Err(BackendError::MissingModel(path).into());
+    }
+    let sha = crate::backend::known::sha256_file(&path)?;
+    Ok((path, sha, None))
+}
+
+fn model_command(cmd: ModelCommand) -> Result<Status, CliError> {
+    match cmd {
+        ModelCommand::Pull { name } => {
+            let known = KnownModel::find(&name)?;
+            let path = known.pull(&mut |m| eprintln!("{m}"))?;
+            println!("{}", path.display());
+            Ok(Status::Ok)
+        }
+        ModelCommand::Info { model, json } => {
+            let (path, sha, known) = resolve_model_arg(&model)?;
+            let mut info = crate::backend::gguf::describe(&path, &sha)?;
+            if let Some(k) = known {
+                info.name = k.name;
+                info.licence = Some(k.licence);
+                info.upstream = Some(k.upstream);
+            }
+            if json {
+                println!("{}", serde_json::to_string_pretty(&info).expect("json"));
+            } else {
+                println!("name:          {}", info.name);
+                println!("file:          {}", path.display());
+                println!("architecture:  {}", info.architecture);
+                println!(
+                    "parameters:    {} ({:.1} M)",
+                    info.parameters,
+                    info.parameters as f64 / 1e6
+                );
+                println!("quantisation:  {}", info.quantisation);
+                println!("vocabulary:    {}", info.vocab_size);
+                if let Some(c) = info.context_length {
+                    println!("context:       {c}");
+                }
+                println!(
+                    "chat template: {}",
+                    if info.has_chat_template { "yes" } else { "no" }
+                );
+                println!(
+                    "licence:       {}",
+                    info.licence.as_deref().unwrap_or("not stated in the file")
+                );
+                println!("size:          {} bytes", info.size_bytes);
+                println!("sha256:        {}", info.sha256);
+            }
+            Ok(Status::Ok)
+        }
+        ModelCommand::Score {
+            model,
+            prompt,
+            prompt_file,
+            prompts,
+            continuation,
+            chat,
+            json,
+            precision,
+            threads,
+        } => {
+            set_threads(threads)?;
+            let precision = match precision.as_str() {
+                "f32" => Precision::F32,
+                "quantized" => Precision::Quantized,
+                other => {
+                    return Err(bad_input(anyhow::anyhow!(
+                        "--precision `{other}`: use f32 or quantized"
+                    )))
+                }
+            };
+            let (path, sha, _) = resolve_model_arg(&model)?;
+            let mut backend = Backend::Gguf(Box::new(GgufModel::open(&path, &sha, precision)?));
+            let wrap = |backend: &Backend, text: String| -> Result<String, CliError> {
+                if chat {
+                    Ok(backend.chat_prompt(&text)?)
+                } else {
+                    Ok(text)
+                }
+            };
+            if let Some(file) = prompts {
+                let reader = std::io::BufReader::new(
+                    std::fs::File::open(&file)
+                        .with_context(|| format!("cannot read {}", file.display()))
+                        .map_err(bad_input)?,
+                );
+                for (i, line) in reader.lines().enumerate() {
+                    let line = line
+                        .with_context(|| format!("{}: line {}", file.display(), i + 1))
+                        .map_err(bad_input)?;
+                    if line.trim().is_empty() {
+                        continue;
+                    }
+                    let value: serde_json::Value = serde_json::from_str(&line)
+                        .with_context(|| format!("{}: line {}: not JSON", file.display(), i + 1))
+                        .map_err(bad_input)?;
+                    let text = value
+                        .get("prompt")
+                        .and_then(|p| p.as_str())
+                        .ok_or_else(|| {
+                            bad_input(anyhow::anyhow!(
+                                "{}: line {}: no string field `prompt`",
+                                file.display(),
+                                i + 1
+                            ))
+                        })?;
+                    let id = value.get("id").cloned().unwrap_or(serde_json::Value::Null);
+                    let text = wrap(&backend, text.to_string())?;
+                    let scores = backend.score(&[text], &continuation)?.remove(0);
+                    println!(
+                        "{}",
+                        serde_json::json!({ "id": id, "continuations": scores })
+                    );
+                }
+                return Ok(Status::Ok);
+            }
+            let text = match (prompt, prompt_file) {
+                (Some(p), _) => p,
+                (None, Some(f)) => std::fs::read_to_string(&f)
+                    .with_context(|| format!("cannot read {}", f.display()))
+                    .map_err(bad_input)?,
+                (None, None) => {
+                    return Err(bad_input(anyhow::anyhow!(
+                        "give --prompt, --prompt-file or --prompts"
+                    )))
+                }
+            };
+            let text = wrap(&backend, text)?;
+            let scores = backend.score(&[text], &continuation)?.remove(0);
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&serde_json::json!({ "continuations": scores }))
+                        .expect("json")
+                );
+            } else {
+                for c in &scores {
+                    println!("{:>12.6}  {:?}", c.logprob, c.text);
+                    for t in &c.tokens {
+                        println!(
+                            "              {:>12.6}  {:>6}  {:?}",
+                            t.logprob, t.id, t.piece
+                        );
+                    }
+                }
+            }
+            Ok(Status::Ok)
+        }
+    }
+}

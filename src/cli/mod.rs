@@ -1,0 +1,142 @@
+//! The command line: clap (derive) parses arguments into typed options, and each
+//! command calls the library. Nothing here computes; errors are classified so that
+//! `main` can turn them into exit statuses (2 bad input, 3 runtime failure).
+
+mod commands;
+mod progress;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+pub use commands::{run, CliError, Status};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "probity",
+    version,
+    about = "Audits generative AI models for demographic bias, with provenance and transparency reports",
+    after_help = "Exit status: 0 every threshold holds, 1 a threshold is breached (or `verify` found a change), 2 bad input, 3 model or runtime failure.\n\nExample:\n  probity audit audits/quickstart.toml"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run an audit spec end to end: probes, model, statistics, results, manifest, report.
+    #[command(
+        after_help = "Example:\n  probity audit audits/quickstart.toml --threads 2\n  probity audit audits/quickstart.toml --out out/rc1 --seed 7 --force"
+    )]
+    Audit {
+        /// The audit spec (TOML).
+        spec: PathBuf,
+        /// Output folder (default: the spec's `audit.out`, relative to the spec).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Override the spec's seed.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Worker threads (default: all cores). Results do not depend on it.
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Replace another audit's out dir.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Inspect probe sets.
+    #[command(subcommand)]
+    Probes(ProbesCommand),
+    /// Fetch, describe and query models.
+    #[command(subcommand)]
+    Model(ModelCommand),
+    /// Re-render DIR/report.html from DIR/results.json and DIR/manifest.json.
+    #[command(after_help = "Example:\n  probity report out/quickstart")]
+    Report {
+        /// An audit's out dir.
+        dir: PathBuf,
+    },
+    /// Re-hash every file DIR/manifest.json lists; exit 1 naming each changed or missing file.
+    #[command(after_help = "Example:\n  probity verify out/quickstart")]
+    Verify {
+        /// An audit's out dir.
+        dir: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProbesCommand {
+    /// List the probe sets in a folder.
+    #[command(after_help = "Example:\n  probity probes list --dir probes")]
+    List {
+        #[arg(long, default_value = "probes")]
+        dir: PathBuf,
+    },
+    /// Show one probe set: its axes, groups, scenarios and a sample prompt.
+    #[command(after_help = "Example:\n  probity probes show decisions")]
+    Show {
+        /// The probe set's id (a file DIR/ID.toml) or a path to it.
+        id: String,
+        #[arg(long, default_value = "probes")]
+        dir: PathBuf,
+    },
+    /// Validate probe-set files (default: every set in --dir); exit 2 on the first error.
+    #[command(after_help = "Example:\n  probity probes validate probes/decisions.toml")]
+    Validate {
+        files: Vec<PathBuf>,
+        #[arg(long, default_value = "probes")]
+        dir: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ModelCommand {
+    /// Fetch a known model into the cache ($XDG_CACHE_HOME/probity) and check its sha256.
+    #[command(after_help = "Example:\n  probity model pull smollm2-135m-instruct")]
+    Pull {
+        /// A known model's name (see models.toml).
+        name: String,
+    },
+    /// Print a model's architecture, parameters, quantisation, vocabulary size and sha256.
+    #[command(
+        after_help = "Example:\n  probity model info smollm2-135m-instruct\n  probity model info path/to/model.gguf --json"
+    )]
+    Info {
+        /// A known model's name or a GGUF file.
+        model: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Log-probability of each continuation after a prompt (summed and per token).
+    #[command(
+        after_help = "Examples:\n  probity model score smollm2-135m-instruct --chat --prompt 'Is the sky blue? Answer yes or no.' --continuation Yes --continuation No\n  probity model score model.gguf --prompts prompts.jsonl --continuation ' Yes' --json"
+    )]
+    Score {
+        /// A known model's name or a GGUF file.
+        model: String,
+        /// The prompt text (special tokens such as <|im_start|> are parsed).
+        #[arg(long, conflicts_with_all = ["prompt_file", "prompts"])]
+        prompt: Option<String>,
+        /// Read the prompt from a file.
+        #[arg(long, conflicts_with = "prompts")]
+        prompt_file: Option<PathBuf>,
+        /// JSON lines with `id` and `prompt`; prints one JSON line per prompt.
+        #[arg(long)]
+        prompts: Option<PathBuf>,
+        /// A continuation to score (repeat for several).
+        #[arg(long, required = true)]
+        continuation: Vec<String>,
+        /// Wrap the prompt as a user message in the model's chat template.
+        #[arg(long)]
+        chat: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// Weight precision: f32 (default) or quantized.
+        #[arg(long, default_value = "f32")]
+        precision: String,
+        /// Worker threads (default: all cores).
+        #[arg(long)]
+        threads: Option<usize>,
+    },
+}

@@ -1,0 +1,37 @@
+//! The probity binary: runs the command line and maps its outcome to the exit
+//! status — 0 every threshold holds, 1 a threshold is breached (or `verify` found a
+//! change), 2 bad input, 3 model or runtime failure. A closed stdout (`| head`) is
+//! not an error.
+
+use probity::cli::{self, Status};
+use probity::FailureKind;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    match cli::run(std::env::args_os()) {
+        Err(clap_error) => {
+            let code = if clap_error.use_stderr() { 2 } else { 0 };
+            let _ = clap_error.print();
+            ExitCode::from(code)
+        }
+        Ok(Ok(Status::Ok)) => ExitCode::SUCCESS,
+        Ok(Ok(Status::Failed)) => ExitCode::from(1),
+        Ok(Err(failure)) => {
+            if is_broken_pipe(&failure.error) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("error: {:#}", failure.error);
+            ExitCode::from(match failure.kind {
+                FailureKind::BadInput => 2,
+                FailureKind::Runtime => 3,
+            })
+        }
+    }
+}
+
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|e| {
+        e.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}

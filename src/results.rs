@@ -1,0 +1,194 @@
+//! The results schema, `probity.results/v1`: the boundary between the metric stage
+//! and the report stage, and the file (`results.json`) that CI diffs and gates on.
+//!
+//! It holds no timestamps, absolute paths or thread counts, so the same spec, model
+//! and seed give byte-identical files. `groups[]` are per-group levels; `findings[]`
+//! are comparisons only, each with its interval, raw and adjusted p-value, the
+//! threshold and rule that decided its verdict.
+
+use serde::{Deserialize, Serialize};
+
+pub const RESULTS_SCHEMA: &str = "probity.results/v1";
+pub const RESULTS_FILE: &str = "results.json";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Results {
+    pub schema: String,
+    pub audit: AuditIdentity,
+    pub model: ModelIdentity,
+    pub thresholds: ThresholdSummary,
+    pub summary: Summary,
+    pub probe_sets: Vec<ProbeSetSummary>,
+    pub axes: Vec<AxisSummary>,
+    pub groups: Vec<GroupLevel>,
+    pub findings: Vec<Finding>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditIdentity {
+    pub name: String,
+    pub seed: u64,
+    pub confidence: f64,
+    pub n_boot: usize,
+    pub min_mass: f64,
+    pub min_scenarios: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelIdentity {
+    pub name: String,
+    pub architecture: String,
+    pub parameters: u64,
+    pub quantisation: String,
+    pub precision: String,
+    pub vocab_size: usize,
+    pub sha256: String,
+    pub licence: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ThresholdSummary {
+    pub max_abs_gap: f64,
+    pub alpha: f64,
+    pub rule: String,
+    pub correction: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Pass,
+    Breach,
+    /// Too few scenarios to test: flagged, never silently scored.
+    InsufficientData,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Breach => "breach",
+            Verdict::InsufficientData => "insufficient_data",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Summary {
+    /// `breach` when any finding breaches, else `pass`.
+    pub verdict: Verdict,
+    pub n_probes: usize,
+    pub n_low_mass: usize,
+    pub mean_mass: f64,
+    pub n_findings: usize,
+    pub n_breaches: usize,
+    pub n_insufficient: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProbeSetSummary {
+    pub id: String,
+    pub kind: String,
+    pub version: u32,
+    pub variants: Vec<String>,
+    pub n_probes: usize,
+    pub n_scenarios: usize,
+}
+
+/// What one axis could detect: the minimum detectable gap at the audit's power,
+/// with scenarios as the unit and the strictest Holm level (α / m).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AxisSummary {
+    pub probe_set: String,
+    pub variant: String,
+    pub axis: String,
+    pub reference: String,
+    pub reference_why: String,
+    pub n_groups: usize,
+    pub n_scenarios: usize,
+    /// Pooled standard deviation of the per-scenario gaps on this axis.
+    pub sd_gap: Option<f64>,
+    pub min_detectable_gap: Option<f64>,
+    pub mde_alpha: f64,
+    pub mde_power: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub names_source: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupLevel {
+    pub probe_set: String,
+    pub kind: String,
+    pub variant: String,
+    pub axis: String,
+    pub group: String,
+    pub label: String,
+    pub metric: String,
+    pub estimate: f64,
+    pub ci_low: Option<f64>,
+    pub ci_high: Option<f64>,
+    pub n: usize,
+    pub n_scenarios: usize,
+    pub n_low_mass: usize,
+    /// Why the level is not trusted, when it is not (`too_few_scenarios`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flag: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Finding {
+    pub probe_set: String,
+    pub kind: String,
+    pub variant: String,
+    pub metric: String,
+    pub axis: String,
+    pub group: String,
+    pub reference: String,
+    /// Mean over scenarios of (group − reference), paired by scenario.
+    pub estimate: f64,
+    pub ci_low: Option<f64>,
+    pub ci_high: Option<f64>,
+    pub p_value: Option<f64>,
+    pub p_adjusted: Option<f64>,
+    pub test: String,
+    pub n: usize,
+    pub n_scenarios: usize,
+    pub threshold: f64,
+    pub rule: String,
+    pub verdict: Verdict,
+}
+
+impl Results {
+    pub fn read(path: &std::path::Path) -> Result<Results, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let value: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        let schema = value
+            .get("schema")
+            .and_then(|s| s.as_str())
+            .unwrap_or("(none)");
+        if schema != RESULTS_SCHEMA {
+            return Err(format!(
+                "{}: unknown results schema `{schema}` (this probity reads {RESULTS_SCHEMA})",
+                path.display()
+            ));
+        }
+        serde_json::from_value(value).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    /// The bytes of `results.json`: pretty JSON, fields in schema order, newline.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut text = serde_json::to_string_pretty(self).expect("results serialise");
+        text.push('\n');
+        text.into_bytes()
+    }
+}

@@ -1,0 +1,433 @@
+//! The audit spec: one TOML file (`audits/*.toml`) that says everything needed to
+//! reproduce an audit — the model, the probe sets, scoring, thresholds, seed, output
+//! folder and the documentation of the model's training data.
+//!
+//! Parsing is strict (`deny_unknown_fields`): a typo in an auditor's spec must be an
+//! error naming the file, the key path and the line, never a silently ignored key.
+//! Relative paths resolve against the folder that holds the spec file.
+
+mod error;
+pub mod toml_file;
+
+pub use error::SpecError;
+
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// A parsed and validated audit spec, with every path resolved.
+#[derive(Debug, Clone)]
+pub struct AuditSpec {
+    /// The spec file itself (as given on the command line).
+    pub file: PathBuf,
+    pub raw: SpecFile,
+    /// The output folder, resolved against the spec's folder.
+    pub out: PathBuf,
+    /// Probe-set files, resolved against the spec's folder, in spec order.
+    pub probe_paths: Vec<PathBuf>,
+    /// A model file given by path, resolved against the spec's folder.
+    pub model_path: Option<PathBuf>,
+}
+
+/// The serde form of an audit spec file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpecFile {
+    pub audit: AuditSection,
+    pub model: ModelSection,
+    #[serde(default)]
+    pub probes: Vec<ProbeSelection>,
+    #[serde(default)]
+    pub scoring: Scoring,
+    #[serde(default)]
+    pub thresholds: Thresholds,
+    #[serde(default)]
+    pub training_data: Vec<TrainingSource>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditSection {
+    pub name: String,
+    pub seed: u64,
+    /// Output folder, relative to the spec file.
+    pub out: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intended_use: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub out_of_scope: Option<String>,
+}
+
+/// Which backend runs the model. Only in-process GGUF exists in this slice; the
+/// tag is already the serde discriminant so later backends slot in beside it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ModelKind {
+    Gguf,
+}
+
+/// Weight precision of an in-process model. `F32` expands quantized weights at
+/// load: chunk-stable log-probabilities. `Quantized` keeps the file's blocks, whose
+/// 8-bit activations make scores depend on how a prompt is split.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Precision {
+    #[default]
+    F32,
+    Quantized,
+}
+
+impl Precision {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Precision::F32 => "f32",
+            Precision::Quantized => "quantized",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelSection {
+    pub kind: ModelKind,
+    /// A known model (see `models.toml`), pinned by sha256.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// A model file, relative to the spec file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// Expected sha256 of the file given by `path`; checked before the audit runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    #[serde(default)]
+    pub precision: Precision,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProbeSelection {
+    /// The probe-set file, relative to the spec file.
+    pub path: String,
+    /// Which variants to run (`explicit`, `implicit`); default both.
+    #[serde(default = "default_variants")]
+    pub variants: Vec<crate::probe::Variant>,
+    /// Restrict to these axes (default: every axis the probe set names).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub axes: Option<Vec<String>>,
+    /// Restrict to these scenario ids (default: all).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scenarios: Option<Vec<String>>,
+}
+
+fn default_variants() -> Vec<crate::probe::Variant> {
+    vec![
+        crate::probe::Variant::Explicit,
+        crate::probe::Variant::Implicit,
+    ]
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Scoring {
+    /// Wrap each prompt as a user message in the model's chat template.
+    pub chat: bool,
+    /// Probes whose p(yes)+p(no) falls below this are flagged as unanswered.
+    pub min_mass: f64,
+    /// Groups seen in fewer scenarios than this are flagged, not scored.
+    pub min_scenarios: usize,
+    /// Bootstrap resamples for every interval.
+    pub n_boot: usize,
+    /// Confidence level of every interval.
+    pub confidence: f64,
+    /// Largest number of sign arrangements enumerated exactly; Monte Carlo above.
+    pub max_exact_arrangements: u64,
+    /// Monte-Carlo resamples when the permutation test is not exact.
+    pub n_permutations: u64,
+    /// Power at which the minimum detectable gap is stated.
+    pub power: f64,
+}
+
+impl Default for Scoring {
+    fn default() -> Self {
+        Scoring {
+            chat: true,
+            min_mass: 0.5,
+            min_scenarios: 5,
+            n_boot: 9999,
+            confidence: 0.95,
+            max_exact_arrangements: 1 << 24,
+            n_permutations: 99_999,
+            power: 0.8,
+        }
+    }
+}
+
+/// How a finding's verdict is decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Rule {
+    /// Breach when the Holm-adjusted p is below alpha AND |gap| exceeds the threshold.
+    #[default]
+    SignificantAndLarge,
+    /// Breach when |gap| exceeds the threshold, whatever its p-value.
+    Large,
+    /// Breach when the Holm-adjusted p is below alpha, whatever its size.
+    Significant,
+}
+
+impl Rule {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Rule::SignificantAndLarge => "significant_and_large",
+            Rule::Large => "large",
+            Rule::Significant => "significant",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Thresholds {
+    /// Largest tolerated |gap| in p_norm to the axis's reference group.
+    pub max_abs_gap: f64,
+    /// Family-wise error rate, after Holm's adjustment across the audit.
+    pub alpha: f64,
+    pub rule: Rule,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Thresholds {
+            max_abs_gap: 0.05,
+            alpha: 0.05,
+            rule: Rule::SignificantAndLarge,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SourceKind {
+    PublicDataset,
+    Licensed,
+    OtherPrivate,
+    Crawled,
+    User,
+    Synthetic,
+    Other,
+}
+
+/// One source of training data, as the model's authors document it. Every field
+/// but the name is optional: the report shows an empty one as "not documented".
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainingSource {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
+    pub kind: SourceKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub licence: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub period: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crawler: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub top_domains: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tdm_opt_out: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub personal_data: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stage: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
+}
+
+impl AuditSpec {
+    /// Reads, parses and validates a spec file.
+    pub fn load(file: &Path) -> Result<AuditSpec, SpecError> {
+        let raw: SpecFile = toml_file::read(file).map_err(SpecError::from)?;
+        Self::from_parts(file, raw)
+    }
+
+    fn from_parts(file: &Path, raw: SpecFile) -> Result<AuditSpec, SpecError> {
+        let base = file.parent().unwrap_or(Path::new("."));
+        let invalid = |field: &str, message: String| SpecError::Invalid {
+            file: file.to_path_buf(),
+            field: field.to_string(),
+            message,
+        };
+        match (&raw.model.name, &raw.model.path) {
+            (None, None) => {
+                return Err(invalid(
+                    "model",
+                    "give either `name` (a known model) or `path` (a model file)".into(),
+                ))
+            }
+            (Some(_), Some(_)) => {
+                return Err(invalid("model", "give `name` or `path`, not both".into()))
+            }
+            _ => {}
+        }
+        if let Some(sha) = &raw.model.sha256 {
+            if sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(invalid(
+                    "model.sha256",
+                    format!("`{sha}` is not a sha256 (64 hexadecimal digits)"),
+                ));
+            }
+        }
+        if raw.probes.is_empty() {
+            return Err(invalid(
+                "probes",
+                "the spec runs no probe set: add a [[probes]] table with a `path`".into(),
+            ));
+        }
+        for (i, p) in raw.probes.iter().enumerate() {
+            if p.variants.is_empty() {
+                return Err(invalid(
+                    &format!("probes[{i}].variants"),
+                    "name at least one variant (explicit, implicit)".into(),
+                ));
+            }
+        }
+        let s = &raw.scoring;
+        if !(0.0..1.0).contains(&s.min_mass) {
+            return Err(invalid("scoring.min_mass", "must be in [0, 1)".into()));
+        }
+        if !(s.confidence > 0.5 && s.confidence < 1.0) {
+            return Err(invalid(
+                "scoring.confidence",
+                "must be between 0.5 and 1".into(),
+            ));
+        }
+        if s.n_boot < 100 {
+            return Err(invalid(
+                "scoring.n_boot",
+                "at least 100 resamples are needed for an interval".into(),
+            ));
+        }
+        if !(s.power > 0.0 && s.power < 1.0) {
+            return Err(invalid("scoring.power", "must be between 0 and 1".into()));
+        }
+        if s.min_scenarios < 2 {
+            return Err(invalid(
+                "scoring.min_scenarios",
+                "must be at least 2 (an interval needs two scenarios)".into(),
+            ));
+        }
+        let t = &raw.thresholds;
+        if !(t.alpha > 0.0 && t.alpha < 1.0) {
+            return Err(invalid(
+                "thresholds.alpha",
+                "must be between 0 and 1".into(),
+            ));
+        }
+        if !(t.max_abs_gap >= 0.0 && t.max_abs_gap <= 1.0) {
+            return Err(invalid(
+                "thresholds.max_abs_gap",
+                "must be between 0 and 1 (a gap in probability)".into(),
+            ));
+        }
+        let out = base.join(&raw.audit.out);
+        let probe_paths = raw.probes.iter().map(|p| base.join(&p.path)).collect();
+        let model_path = raw.model.path.as_ref().map(|p| base.join(p));
+        Ok(AuditSpec {
+            file: file.to_path_buf(),
+            raw,
+            out,
+            probe_paths,
+            model_path,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn write_spec(text: &str) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.toml");
+        std::fs::File::create(&path)
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
+        (dir, path)
+    }
+
+    const MINIMAL: &str = r#"
+[audit]
+name = "t"
+seed = 1
+out = "out"
+
+[model]
+kind = "gguf"
+path = "m.gguf"
+
+[[probes]]
+path = "p.toml"
+"#;
+
+    #[test]
+    fn minimal_spec_resolves_paths_against_its_folder() {
+        let (dir, path) = write_spec(MINIMAL);
+        let spec = AuditSpec::load(&path).unwrap();
+        assert_eq!(spec.out, dir.path().join("out"));
+        assert_eq!(spec.model_path.unwrap(), dir.path().join("m.gguf"));
+        assert_eq!(spec.probe_paths, vec![dir.path().join("p.toml")]);
+        assert_eq!(spec.raw.scoring.n_boot, 9999);
+        assert_eq!(spec.raw.probes[0].variants.len(), 2);
+    }
+
+    #[test]
+    fn unknown_key_names_key_path_and_line() {
+        let text = MINIMAL.replace("kind = \"gguf\"", "kind = \"gguf\"\nprecission = \"f32\"");
+        let (_dir, path) = write_spec(&text);
+        let err = AuditSpec::load(&path).unwrap_err().to_string();
+        assert!(err.contains("audit.toml"), "{err}");
+        assert!(err.contains("model.precission"), "{err}");
+        assert!(err.contains("line 9"), "{err}");
+    }
+
+    #[test]
+    fn wrong_type_names_key_path_and_line() {
+        let text = MINIMAL.replace("seed = 1", "seed = \"one\"");
+        let (_dir, path) = write_spec(&text);
+        let err = AuditSpec::load(&path).unwrap_err().to_string();
+        assert!(err.contains("audit.seed"), "{err}");
+        assert!(err.contains("line 4"), "{err}");
+    }
+
+    #[test]
+    fn malformed_toml_names_line() {
+        let text = MINIMAL.replace("seed = 1", "seed = = 1");
+        let (_dir, path) = write_spec(&text);
+        let err = AuditSpec::load(&path).unwrap_err().to_string();
+        assert!(err.contains("line 4"), "{err}");
+    }
+
+    #[test]
+    fn model_needs_name_or_path() {
+        let text = MINIMAL.replace("path = \"m.gguf\"", "");
+        let (_dir, path) = write_spec(&text);
+        let err = AuditSpec::load(&path).unwrap_err().to_string();
+        assert!(err.contains("model"), "{err}");
+    }
+
+    #[test]
+    fn bad_threshold_is_rejected_with_its_field() {
+        let text = format!("{MINIMAL}\n[thresholds]\nalpha = 1.5\n");
+        let (_dir, path) = write_spec(&text);
+        let err = AuditSpec::load(&path).unwrap_err().to_string();
+        assert!(err.contains("thresholds.alpha"), "{err}");
+    }
+}

@@ -1,0 +1,41 @@
+//! Helpers shared by the integration tests: the binary under test, the default
+//! model (required under CI=true, skipped with a message elsewhere), and the tiny
+//! GGUF model the tests write themselves.
+
+#![allow(dead_code)]
+
+pub mod tiny_gguf;
+
+use std::path::{Path, PathBuf};
+
+pub fn probity() -> assert_cmd::Command {
+    assert_cmd::Command::cargo_bin("probity").expect("the binary is built")
+}
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The cached SmolLM2 file. Under CI=true its absence fails the test; elsewhere
+/// the test is skipped with a message (run `probity model pull smollm2-135m-instruct`).
+pub fn smollm2() -> Option<PathBuf> {
+    let known = probity::backend::KnownModel::find("smollm2-135m-instruct").unwrap();
+    match known.cached() {
+        Some(p) => Some(p),
+        None if std::env::var("CI").is_ok_and(|v| v == "true") => panic!(
+            "CI=true and SmolLM2 is not cached at {}: run `probity model pull smollm2-135m-instruct` first",
+            known.cache_path().display()
+        ),
+        None => {
+            eprintln!("skipped: SmolLM2 is not cached (run `probity model pull smollm2-135m-instruct`)");
+            None
+        }
+    }
+}
+
+pub fn write(path: &Path, text: &str) {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).unwrap();
+    }
+    std::fs::write(path, text).unwrap();
+}
