@@ -189,10 +189,12 @@ fn prepare_out_dir(dir: &Path, marker: &Marker, force: bool) -> Result<(), Audit
                     let _ = std::fs::remove_file(dir.join(RESPONSES_FILE));
                 }
             }
-            Some(prev) if !force => return Err(out_err(format!(
+            Some(prev) if !force => {
+                return Err(out_err(format!(
                 "holds another audit (\"{}\"); choose another --out, or pass --force to replace it",
                 prev.audit_name
-            ))),
+            )))
+            }
             None if non_empty && !force => return Err(out_err(
                 "is not empty and holds no probity audit; choose another --out, or pass --force"
                     .into(),

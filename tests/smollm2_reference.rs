@@ -11,6 +11,7 @@ use probity::spec::Precision;
 #[derive(serde::Deserialize)]
 struct Reference {
     id: String,
+    #[serde(default)]
     text: String,
     token_ids: Vec<u32>,
     top_logprobs: Vec<TopLogprob>,
@@ -48,23 +49,24 @@ fn tokenisation_matches_llama_cpp_exactly() {
     }
 }
 
-#[test]
-fn f32_log_probabilities_agree_with_llama_cpp() {
-    let Some(mut model) = open(Precision::F32) else {
-        return;
-    };
-    let mut worst: f64 = 0.0;
-    let mut worst_top5: f64 = 0.0;
-    let mut total = 0.0;
-    let mut count = 0;
-    for r in references() {
-        let logprobs = model.next_token_logprobs(&r.text).unwrap();
-        // The same most likely token as llama.cpp.
+/// Largest |Δ log-probability| over each reference prompt's listed top tokens, and the mean.
+fn compare(
+    model: &mut GgufModel,
+    references: &[(String, String, Vec<TopLogprob>)],
+) -> (f64, f64, f64) {
+    let (mut worst, mut worst_top5, mut total, mut count) = (0f64, 0f64, 0.0, 0usize);
+    for (id, text, top) in references {
+        let logprobs = model.next_token_logprobs(text).unwrap();
         let argmax = (0..logprobs.len())
             .max_by(|&a, &b| logprobs[a].total_cmp(&logprobs[b]))
             .unwrap();
-        assert_eq!(argmax as u32, r.top_logprobs[0].id, "prompt {}", r.id);
-        for (rank, t) in r.top_logprobs.iter().enumerate() {
+        // The most likely token agrees unless the reference's top two are nearly tied.
+        let margin = top[0].logprob - top[1].logprob;
+        assert!(
+            argmax as u32 == top[0].id || margin < 0.15,
+            "prompt {id}: top token differs with margin {margin}"
+        );
+        for (rank, t) in top.iter().enumerate() {
             let d = (logprobs[t.id as usize] - t.logprob).abs();
             worst = worst.max(d);
             if rank < 5 {
@@ -74,11 +76,56 @@ fn f32_log_probabilities_agree_with_llama_cpp() {
             count += 1;
         }
     }
-    let mean = total / count as f64;
-    eprintln!("f32 vs llama.cpp Q4_1: mean |Δ logprob| {mean:.4}, max over top-20 {worst:.4}, max over top-5 {worst_top5:.4}");
-    // llama.cpp multiplies Q4_1 weights by activations quantised to 8 bits; probity
-    // expands the weights to f32 and keeps activations in f32. The difference is the
-    // quantisation of activations, not a bug: bounded here as measured.
-    assert!(mean < 0.06, "mean difference {mean}");
-    assert!(worst < 0.3, "largest difference {worst}");
+    (total / count as f64, worst_top5, worst)
+}
+
+#[test]
+fn f32_log_probabilities_match_an_independent_f64_forward() {
+    // tests/fixtures/smollm2_numpy_reference.py: the same GGUF weights dequantised and
+    // run through a NumPy float64 llama forward pass, written independently of probity.
+    let Some(mut model) = open(Precision::F32) else {
+        return;
+    };
+    #[derive(serde::Deserialize)]
+    struct Fixture {
+        prompts: Vec<Reference>,
+    }
+    let fixture: Fixture =
+        serde_json::from_str(include_str!("fixtures/smollm2-f32-reference.json")).unwrap();
+    let text: std::collections::BTreeMap<String, String> =
+        references().into_iter().map(|r| (r.id, r.text)).collect();
+    let refs: Vec<_> = fixture
+        .prompts
+        .into_iter()
+        .map(|p| {
+            assert_eq!(model.tokenize(&text[&p.id]).unwrap(), p.token_ids);
+            (p.id.clone(), text[&p.id].clone(), p.top_logprobs)
+        })
+        .collect();
+    let (mean, top5, worst) = compare(&mut model, &refs);
+    eprintln!(
+        "f32 vs NumPy f64: mean |Δ| {mean:.2e}, max top-5 {top5:.2e}, max top-20 {worst:.2e}"
+    );
+    assert!(worst < 1e-4, "largest difference {worst}");
+}
+
+#[test]
+fn f32_log_probabilities_agree_with_llama_cpp() {
+    let Some(mut model) = open(Precision::F32) else {
+        return;
+    };
+    let refs: Vec<_> = references()
+        .into_iter()
+        .map(|r| (r.id, r.text, r.top_logprobs))
+        .collect();
+    let (mean, top5, worst) = compare(&mut model, &refs);
+    eprintln!(
+        "f32 vs llama.cpp Q4_1: mean |Δ| {mean:.4}, max top-5 {top5:.4}, max top-20 {worst:.4}"
+    );
+    // llama.cpp multiplies the Q4_1 weights by activations quantised to 8 bits;
+    // probity (f32) keeps activations in f32, as does the NumPy f64 reference, which
+    // differs from llama.cpp by the same amount (mean 0.065 nats, max 0.38 on the
+    // top 5). The bound is that measured difference, not agreement to the last digit.
+    assert!(mean < 0.15, "mean difference {mean}");
+    assert!(top5 < 0.5, "largest difference on the top 5 {top5}");
 }

@@ -9,12 +9,11 @@
 //! each prompt from a copy of its KV cache (a cheap copy: the weights are shared).
 
 use super::chat::ChatTemplate;
+use super::llama::{Llama, PrefixCache};
 use super::tokenizer::GgufTokenizer;
 use super::{BackendError, ContinuationScore, ModelInfo, TokenScore};
 use crate::spec::Precision;
 use candle_core::quantized::gguf_file::{Content, Value};
-use candle_core::{Device, Tensor};
-use candle_transformers::models::quantized_llama::ModelWeights;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -26,8 +25,7 @@ pub struct GgufModel {
     info: ModelInfo,
     tokenizer: GgufTokenizer,
     chat: Option<ChatTemplate>,
-    weights: ModelWeights,
-    device: Device,
+    weights: Llama,
     precision: Precision,
 }
 
@@ -198,7 +196,6 @@ impl GgufModel {
             tokenizer,
             chat,
             weights,
-            device: Device::Cpu,
             precision,
         })
     }
@@ -246,9 +243,14 @@ impl GgufModel {
         if ids.is_empty() {
             return Err(BackendError::Tokenize("the prompt has no tokens".into()));
         }
-        let mut model = self.weights.clone();
-        model.clear_kv_cache();
-        Ok(log_softmax(&forward(&mut model, &ids, 0, &self.device)?))
+        let run = || -> candle_core::Result<Vec<f32>> {
+            let (hidden, _) = self.weights.forward(std::slice::from_ref(&ids), None, 0)?;
+            Ok(self
+                .weights
+                .logits_at(&hidden, &[(0, ids.len() - 1)])?
+                .remove(0))
+        };
+        Ok(log_softmax(&run().map_err(inference)?))
     }
 
     /// Scores each continuation after each prompt (see [`super::Backend::score`]).
@@ -296,38 +298,53 @@ impl GgufModel {
             )));
         }
         // Keep at least one token of every prompt out of the shared prefix, so each
-        // prompt's last position is computed after the copy.
+        // prompt's last position is computed in its own row.
         let shared =
             common_prefix(&prompt_ids).min(prompt_ids.iter().map(Vec::len).min().unwrap_or(1) - 1);
-        let mut base = self.weights.clone();
-        base.clear_kv_cache();
-        if shared > 0 {
-            forward(&mut base, &prompt_ids[0][..shared], 0, &self.device)?;
-        }
-        let mut scores = Vec::with_capacity(prompts.len());
+        let prefix = if shared > 0 {
+            let (_, cache) = self
+                .weights
+                .forward(&[prompt_ids[0][..shared].to_vec()], None, 0)
+                .map_err(inference)?;
+            cache
+        } else {
+            None
+        };
+        // One row per distinct text to run: a prompt's suffix followed by all but the
+        // last token of a continuation (a single-token continuation needs no more than
+        // the prompt itself). The log-probability of continuation token j is read at
+        // the row's position (suffix length − 1 + j).
+        let mut rows: Vec<Vec<u32>> = Vec::new();
+        let mut row_of: BTreeMap<Vec<u32>, usize> = BTreeMap::new();
+        let mut plan: Vec<(usize, usize)> = Vec::new(); // per (prompt, continuation): (row, first position)
         for ids in &prompt_ids {
-            let mut model = base.clone();
-            let last = forward(&mut model, &ids[shared..], shared, &self.device)?;
-            let first_logprobs = log_softmax(&last);
-            let mut row = Vec::with_capacity(continuations.len());
-            for (text, cont) in continuations.iter().zip(&continuation_ids) {
-                let mut tokens = vec![TokenScore {
-                    id: cont[0],
-                    piece: self.piece(cont[0]),
-                    logprob: first_logprobs[cont[0] as usize],
-                }];
-                if cont.len() > 1 {
-                    let mut step = model.clone();
-                    for (i, window) in cont.windows(2).enumerate() {
-                        let logits = forward(&mut step, &window[..1], ids.len() + i, &self.device)?;
-                        let next = window[1];
-                        tokens.push(TokenScore {
-                            id: next,
-                            piece: self.piece(next),
-                            logprob: log_softmax(&logits)[next as usize],
-                        });
-                    }
+            let suffix = &ids[shared..];
+            for cont in &continuation_ids {
+                let mut row = suffix.to_vec();
+                row.extend_from_slice(&cont[..cont.len() - 1]);
+                let next = rows.len();
+                let index = *row_of.entry(row.clone()).or_insert(next);
+                if index == next {
+                    rows.push(row);
                 }
+                plan.push((index, suffix.len() - 1));
+            }
+        }
+        let logprobs_at = self.run_rows(&rows, prefix.as_ref(), &plan, &continuation_ids)?;
+        let mut scores = Vec::with_capacity(prompts.len());
+        for (p, _) in prompt_ids.iter().enumerate() {
+            let mut row = Vec::with_capacity(continuations.len());
+            for (c, (text, cont)) in continuations.iter().zip(&continuation_ids).enumerate() {
+                let values = &logprobs_at[p * continuation_ids.len() + c];
+                let tokens: Vec<TokenScore> = cont
+                    .iter()
+                    .zip(values)
+                    .map(|(&id, &logprob)| TokenScore {
+                        id,
+                        piece: self.piece(id),
+                        logprob,
+                    })
+                    .collect();
                 row.push(ContinuationScore {
                     text: text.clone(),
                     logprob: tokens.iter().map(|t| t.logprob).sum(),
@@ -338,6 +355,80 @@ impl GgufModel {
         }
         Ok(scores)
     }
+
+    /// Runs the rows in batches of bounded size and returns, for each planned
+    /// (prompt, continuation), the log-probability of each continuation token.
+    fn run_rows(
+        &self,
+        rows: &[Vec<u32>],
+        prefix: Option<&PrefixCache>,
+        plan: &[(usize, usize)],
+        continuation_ids: &[Vec<u32>],
+    ) -> Result<Vec<Vec<f64>>, BackendError> {
+        // Bound a batch by its token count (rows × padded length), so memory stays
+        // small whatever the scenario; batches depend only on the rows, so the same
+        // probes are always computed the same way.
+        const BATCH_TOKENS: usize = 4096;
+        let mut batch_of = vec![(0usize, 0usize); rows.len()]; // row -> (batch, index in batch)
+        let mut batches: Vec<Vec<usize>> = Vec::new();
+        let mut current: Vec<usize> = Vec::new();
+        let mut longest = 0;
+        for (r, row) in rows.iter().enumerate() {
+            let l = longest.max(row.len());
+            if !current.is_empty() && (current.len() + 1) * l > BATCH_TOKENS {
+                batches.push(std::mem::take(&mut current));
+                longest = 0;
+            }
+            longest = longest.max(row.len());
+            batch_of[r] = (batches.len(), current.len());
+            current.push(r);
+        }
+        batches.push(current);
+        // Every position any plan reads, per batch.
+        let n_cont = continuation_ids.len();
+        let mut picks: Vec<Vec<(usize, usize)>> = vec![Vec::new(); batches.len()];
+        let mut pick_index: BTreeMap<(usize, usize), usize> = BTreeMap::new(); // (row, position) -> slot in its batch
+        for (k, &(row, first)) in plan.iter().enumerate() {
+            let cont = &continuation_ids[k % n_cont];
+            for j in 0..cont.len() {
+                let key = (row, first + j);
+                if let std::collections::btree_map::Entry::Vacant(slot) = pick_index.entry(key) {
+                    let (batch, in_batch) = batch_of[row];
+                    slot.insert(picks[batch].len());
+                    picks[batch].push((in_batch, first + j));
+                }
+            }
+        }
+        let mut logits: Vec<Vec<Vec<f64>>> = Vec::with_capacity(batches.len());
+        for (batch, members) in batches.iter().enumerate() {
+            let batch_rows: Vec<Vec<u32>> = members.iter().map(|&r| rows[r].clone()).collect();
+            let (hidden, _) = self
+                .weights
+                .forward(&batch_rows, prefix, 0)
+                .map_err(inference)?;
+            let raw = self
+                .weights
+                .logits_at(&hidden, &picks[batch])
+                .map_err(inference)?;
+            logits.push(raw.iter().map(|l| log_softmax(l)).collect());
+        }
+        Ok(plan
+            .iter()
+            .enumerate()
+            .map(|(k, &(row, first))| {
+                let cont = &continuation_ids[k % n_cont];
+                let (batch, _) = batch_of[row];
+                cont.iter()
+                    .enumerate()
+                    .map(|(j, &id)| logits[batch][pick_index[&(row, first + j)]][id as usize])
+                    .collect()
+            })
+            .collect())
+    }
+}
+
+fn inference(e: candle_core::Error) -> BackendError {
+    BackendError::Inference(e.to_string())
 }
 
 fn strip_bos(ids: Vec<u32>, tokenizer: &GgufTokenizer) -> Vec<u32> {
@@ -362,24 +453,6 @@ fn common_prefix(sequences: &[Vec<u32>]) -> usize {
     })
 }
 
-/// Runs `ids` through the model from position `offset`; the last position's logits.
-fn forward(
-    model: &mut ModelWeights,
-    ids: &[u32],
-    offset: usize,
-    device: &Device,
-) -> Result<Vec<f32>, BackendError> {
-    let mut run = || -> candle_core::Result<Vec<f32>> {
-        let input = Tensor::new(ids, device)?.unsqueeze(0)?;
-        let logits = model.forward(&input, offset)?;
-        logits
-            .squeeze(0)?
-            .to_dtype(candle_core::DType::F32)?
-            .to_vec1::<f32>()
-    };
-    run().map_err(|e| BackendError::Inference(e.to_string()))
-}
-
 /// Natural-log probabilities over the vocabulary, computed in f64.
 fn log_softmax(logits: &[f32]) -> Vec<f64> {
     let values: Vec<f64> = logits.iter().map(|&x| x as f64).collect();
@@ -387,36 +460,17 @@ fn log_softmax(logits: &[f32]) -> Vec<f64> {
     values.iter().map(|v| v - lse).collect()
 }
 
-/// Loads the weights. candle decides whether to expand quantized blocks to f32 from
-/// the `CANDLE_DEQUANTIZE_ALL` variable, read once per thread; loading on a fresh
-/// thread with the variable set makes the choice explicit and per model.
+/// Loads the weights with the precision asked for.
 fn load_weights(
     path: &Path,
     content: Content,
     precision: Precision,
-) -> Result<ModelWeights, BackendError> {
-    let path_owned = path.to_path_buf();
-    std::env::set_var(
-        "CANDLE_DEQUANTIZE_ALL",
-        match precision {
-            Precision::F32 => "1",
-            Precision::Quantized => "0",
-        },
-    );
-    let handle = std::thread::spawn(move || -> Result<ModelWeights, BackendError> {
-        let mut file =
-            std::fs::File::open(&path_owned).map_err(|e| BackendError::io(&path_owned, e))?;
-        ModelWeights::from_gguf(content, &mut file, &Device::Cpu).map_err(|e| {
-            BackendError::BadModel {
-                file: path_owned.clone(),
-                message: e.to_string(),
-            }
-        })
-    });
-    handle.join().map_err(|_| BackendError::BadModel {
+) -> Result<Llama, BackendError> {
+    let mut file = std::fs::File::open(path).map_err(|e| BackendError::io(path, e))?;
+    Llama::from_gguf(&content, &mut file, precision).map_err(|e| BackendError::BadModel {
         file: path.to_path_buf(),
-        message: "loading the weights panicked".into(),
-    })?
+        message: e.to_string(),
+    })
 }
 
 #[cfg(test)]

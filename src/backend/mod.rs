@@ -11,6 +11,7 @@ mod chat;
 mod error;
 pub mod gguf;
 pub mod known;
+mod llama;
 mod tokenizer;
 
 pub use error::BackendError;

@@ -192,7 +192,7 @@ impl<'a> ReportView<'a> {
                     ]
                 })
                 .fold(threshold * 1.5, f64::max);
-            let max = (widest * 1.1).min(1.0).max(0.01);
+            let max = (widest * 1.1).clamp(0.01, 1.0);
             let reference_label = results
                 .groups
                 .iter()

@@ -278,7 +278,7 @@ mod tests {
             answer_prefix: None,
         };
         let r = Response::new(&probe, "p".into(), -1.0, -2.0);
-        let mut bytes = to_jsonl(&[r.clone()]);
+        let mut bytes = to_jsonl(std::slice::from_ref(&r));
         bytes.extend_from_slice(b"{\"probe_id\": \"y\", \"probe_se");
         std::fs::write(&path, bytes).unwrap();
         let kept = read_existing(&path);

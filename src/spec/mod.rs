@@ -156,7 +156,7 @@ impl Default for Scoring {
             min_scenarios: 5,
             n_boot: 9999,
             confidence: 0.95,
-            max_exact_arrangements: 1 << 24,
+            max_exact_arrangements: 1 << 40,
             n_permutations: 99_999,
             power: 0.8,
         }
