@@ -369,14 +369,18 @@ mod tests {
         )
     }
 
+    /// A probe set (gender: men, women, non-binary people) with `n` scenarios.
+    fn set_with_scenarios(dir: &std::path::Path, n: usize) -> ProbeSet {
+        let scenarios: String = (0..n)
+            .map(|i| format!("\n[[scenario]]\nid = \"s{i}\"\ntemplate = \"Case {i}: {{person}}. Approve?\"\n"))
+            .collect();
+        ProbeSet::load(&crate::probe::tests::write_fixture(dir, &scenarios)).unwrap()
+    }
+
     #[test]
     fn a_planted_gap_is_found_and_breaches() {
         let dir = tempfile::tempdir().unwrap();
-        let scenarios: String = (0..12)
-            .map(|i| format!("\n[[scenario]]\nid = \"s{i}\"\ntemplate = \"Case {i}: {{person}}. Approve?\"\n"))
-            .collect();
-        let set =
-            ProbeSet::load(&crate::probe::tests::write_fixture(dir.path(), &scenarios)).unwrap();
+        let set = set_with_scenarios(dir.path(), 12);
         let probes = set
             .expand(&Selection {
                 variants: vec![Variant::Explicit],
@@ -431,11 +435,7 @@ mod tests {
     #[test]
     fn too_few_scenarios_are_flagged_not_scored() {
         let dir = tempfile::tempdir().unwrap();
-        let scenarios: String = (0..3)
-            .map(|i| format!("\n[[scenario]]\nid = \"s{i}\"\ntemplate = \"Case {i}: {{person}}. Approve?\"\n"))
-            .collect();
-        let set =
-            ProbeSet::load(&crate::probe::tests::write_fixture(dir.path(), &scenarios)).unwrap();
+        let set = set_with_scenarios(dir.path(), 3);
         let probes = set.expand(&Selection::all()).unwrap();
         let responses: Vec<Response> = probes.iter().map(|p| response(p, 0.4)).collect();
         let analysis = analyse(

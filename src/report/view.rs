@@ -105,17 +105,18 @@ fn x_of(value: f64, max: f64) -> f64 {
 impl<'a> ReportView<'a> {
     pub fn build(results: &'a Results, manifest: &'a Manifest) -> ReportView<'a> {
         let threshold = results.thresholds.max_abs_gap;
+        // The p_norm level of `group` in the finding's probe set, variant and axis.
+        let level_of = |f: &Finding, group: &str| {
+            results.groups.iter().find(|g| {
+                g.probe_set == f.probe_set
+                    && g.variant == f.variant
+                    && g.axis == f.axis
+                    && g.group == group
+                    && g.metric == "p_norm"
+            })
+        };
         let level = |f: &Finding, group: &str| -> String {
-            results
-                .groups
-                .iter()
-                .find(|g| {
-                    g.probe_set == f.probe_set
-                        && g.variant == f.variant
-                        && g.axis == f.axis
-                        && g.group == group
-                        && g.metric == "p_norm"
-                })
+            level_of(f, group)
                 .map(|g| match (g.ci_low, g.ci_high) {
                     (Some(l), Some(h)) => {
                         format!("{} [{}, {}]", fmt(g.estimate, 3), fmt(l, 3), fmt(h, 3))
@@ -132,20 +133,7 @@ impl<'a> ReportView<'a> {
                 .map(|g| g.label.clone())
                 .unwrap_or_else(|| group.to_string())
         };
-        let low_mass = |f: &Finding| -> usize {
-            results
-                .groups
-                .iter()
-                .find(|g| {
-                    g.probe_set == f.probe_set
-                        && g.variant == f.variant
-                        && g.axis == f.axis
-                        && g.group == f.group
-                        && g.metric == "p_norm"
-                })
-                .map(|g| g.n_low_mass)
-                .unwrap_or(0)
-        };
+        let low_mass = |f: &Finding| level_of(f, &f.group).map_or(0, |g| g.n_low_mass);
         let row = |f: &Finding, max: f64| FindingRow {
             variant: f.variant.clone(),
             axis: f.axis.clone(),

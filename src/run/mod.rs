@@ -157,11 +157,15 @@ pub fn run_probes(
     for probe in probes {
         rendered.push(render_prompt(backend, probe, style)?);
     }
+    let current: BTreeMap<&str, &String> = probes
+        .iter()
+        .map(|p| p.id.as_str())
+        .zip(&rendered)
+        .collect();
     done.retain(|id, r| {
-        probes
-            .iter()
-            .zip(&rendered)
-            .any(|(p, text)| &p.id == id && r.prompt == *text)
+        current
+            .get(id.as_str())
+            .is_some_and(|text| r.prompt == **text)
     });
     // Start the file afresh with only the kept lines (a torn line would corrupt it).
     let kept: Vec<Response> = probes
@@ -241,9 +245,8 @@ mod tests {
         );
     }
 
-    #[test]
-    fn response_figures_are_consistent() {
-        let probe = Probe {
+    fn test_probe() -> Probe {
+        Probe {
             id: "x".into(),
             probe_set: "s".into(),
             kind: crate::probe::ProbeKind::Decision,
@@ -254,7 +257,12 @@ mod tests {
             filler: "a woman".into(),
             prompt: "p".into(),
             answer_prefix: None,
-        };
+        }
+    }
+
+    #[test]
+    fn response_figures_are_consistent() {
+        let probe = test_probe();
         let r = Response::new(&probe, "p".into(), 0.6f64.ln(), 0.2f64.ln());
         assert!((r.mass - 0.8).abs() < 1e-12);
         assert!((r.p_norm - 0.75).abs() < 1e-12);
@@ -265,18 +273,7 @@ mod tests {
     fn torn_lines_are_dropped_on_resume() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(RESPONSES_FILE);
-        let probe = Probe {
-            id: "x".into(),
-            probe_set: "s".into(),
-            kind: crate::probe::ProbeKind::Decision,
-            scenario: "a".into(),
-            variant: Variant::Explicit,
-            axis: "gender".into(),
-            group: "woman".into(),
-            filler: "a woman".into(),
-            prompt: "p".into(),
-            answer_prefix: None,
-        };
+        let probe = test_probe();
         let r = Response::new(&probe, "p".into(), -1.0, -2.0);
         let mut bytes = to_jsonl(std::slice::from_ref(&r));
         bytes.extend_from_slice(b"{\"probe_id\": \"y\", \"probe_se");
