@@ -128,7 +128,9 @@ impl GgufTokenizer {
             .filter(|(_, &t)| t == TOKEN_TYPE_CONTROL || t == TOKEN_TYPE_USER_DEFINED)
             .map(|(tok, &t)| AddedToken::from(tok.clone(), t == TOKEN_TYPE_CONTROL))
             .collect();
-        tokenizer.add_special_tokens(&special);
+        tokenizer
+            .add_special_tokens(special)
+            .map_err(|e| format!("cannot add the control tokens: {e}"))?;
         let bos_id = md_u32(content, "tokenizer.ggml.bos_token_id");
         let eos_id = md_u32(content, "tokenizer.ggml.eos_token_id");
         let add_bos = md(content, "tokenizer.ggml.add_bos_token")
