@@ -10,11 +10,18 @@
 
 pub mod bootstrap;
 pub mod descriptive;
+pub mod effect;
+pub mod grouped_bootstrap;
+pub mod label_permutation;
 pub mod multiple;
 pub mod permutation;
 pub mod power;
 pub mod proportion;
+pub mod ranks;
 pub mod rng;
+mod special;
+pub mod tests2x2;
+pub mod ttest;
 
 #[cfg(test)]
 mod reference_tests;
@@ -26,11 +33,23 @@ pub use bootstrap::{
     percentile_interval,
 };
 pub use descriptive::{mean, sample_sd, sample_variance, NeumaierSum};
+pub use effect::{cliffs_delta, cohens_d, weat_effect_size};
+pub use grouped_bootstrap::{cluster_bootstrap_replicates, stratified_bootstrap_replicates};
+pub use label_permutation::label_permutation_test;
 pub use multiple::{benjamini_hochberg, holm};
 pub use permutation::{sign_flip_test, PermutationResult};
 pub use power::{min_detectable_paired_difference, paired_t_power};
-pub use proportion::wilson_interval;
+pub use proportion::{
+    clopper_pearson_interval, newcombe_difference_interval, odds_ratio_interval,
+    ratio_interval_katz, wilson_interval, OddsRatio,
+};
+pub use ranks::{mann_whitney_u, wilcoxon_signed_rank, PValueMethod, RankTestResult};
 pub use rng::Rng;
+pub use tests2x2::{
+    chi_square_independence, fisher_exact_2x2, two_proportion_z_test, ChiSquareResult,
+    FisherResult, TestResult,
+};
+pub use ttest::{welch_t_test, WelchResult};
 
 /// A two-sided interval estimate, `low <= high`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

@@ -8,10 +8,18 @@
 use serde::Deserialize;
 
 use super::bootstrap::{bca_interval, jackknife_mean, percentile_interval};
+use super::effect::{cliffs_delta, cohens_d, weat_effect_size};
+use super::label_permutation::label_permutation_test;
 use super::multiple::{benjamini_hochberg, holm};
 use super::permutation::sign_flip_test;
 use super::power::{min_detectable_paired_difference, paired_t_power};
-use super::proportion::wilson_interval;
+use super::proportion::{
+    clopper_pearson_interval, newcombe_difference_interval, odds_ratio_interval,
+    ratio_interval_katz, wilson_interval,
+};
+use super::ranks::{mann_whitney_u, wilcoxon_signed_rank};
+use super::tests2x2::{chi_square_independence, fisher_exact_2x2, two_proportion_z_test};
+use super::ttest::welch_t_test;
 
 const FIXTURE: &str = include_str!("../../tests/fixtures/stats/reference.json");
 
@@ -24,6 +32,116 @@ struct Reference {
     power: Vec<PowerCase>,
     power_curve: Vec<PowerCurveCase>,
     wilson: Vec<WilsonCase>,
+    clopper_pearson: Vec<WilsonCase>,
+    newcombe: Vec<TwoSampleInterval>,
+    katz_ratio: Vec<TwoSampleInterval>,
+    odds_ratio: Vec<OddsRatioCase>,
+    two_proportion_z: Vec<ZTestCase>,
+    chi_square: Vec<ChiSquareCase>,
+    fisher: Vec<FisherCase>,
+    mann_whitney: Vec<TwoSampleTest>,
+    wilcoxon: Vec<WilcoxonCase>,
+    welch: Vec<WelchCase>,
+    effect_sizes: Vec<EffectCase>,
+    label_permutation_exact: Vec<TwoSampleTest>,
+    label_permutation_monte_carlo: Vec<LabelMonteCarloCase>,
+}
+
+#[derive(Deserialize)]
+struct TwoSampleInterval {
+    x1: u64,
+    n1: u64,
+    x2: u64,
+    n2: u64,
+    confidence: f64,
+    low: f64,
+    high: f64,
+}
+
+#[derive(Deserialize)]
+struct OddsRatioCase {
+    table: [[u64; 2]; 2],
+    confidence: f64,
+    zero_corrected: bool,
+    estimate: f64,
+    low: f64,
+    high: f64,
+}
+
+#[derive(Deserialize)]
+struct ZTestCase {
+    x1: u64,
+    n1: u64,
+    x2: u64,
+    n2: u64,
+    z: f64,
+    p_value: f64,
+}
+
+#[derive(Deserialize)]
+struct ChiSquareCase {
+    name: String,
+    table: Vec<[u64; 2]>,
+    statistic: f64,
+    dof: usize,
+    p_value: f64,
+    expected: Vec<[f64; 2]>,
+}
+
+#[derive(Deserialize)]
+struct FisherCase {
+    name: String,
+    table: [[u64; 2]; 2],
+    p_value: f64,
+    mid_p_value: f64,
+    p_value_mpmath: Option<f64>,
+}
+
+#[derive(Deserialize)]
+struct TwoSampleTest {
+    name: String,
+    x: Vec<f64>,
+    y: Vec<f64>,
+    statistic: f64,
+    p_value: f64,
+}
+
+#[derive(Deserialize)]
+struct WilcoxonCase {
+    name: String,
+    d: Vec<f64>,
+    statistic: f64,
+    p_value: f64,
+}
+
+#[derive(Deserialize)]
+struct WelchCase {
+    name: String,
+    x: Vec<f64>,
+    y: Vec<f64>,
+    statistic: f64,
+    dof: f64,
+    p_value: f64,
+}
+
+#[derive(Deserialize)]
+struct EffectCase {
+    name: String,
+    x: Vec<f64>,
+    y: Vec<f64>,
+    cohens_d: f64,
+    cliffs_delta: f64,
+    weat: f64,
+}
+
+#[derive(Deserialize)]
+struct LabelMonteCarloCase {
+    name: String,
+    x: Vec<f64>,
+    y: Vec<f64>,
+    n_resamples: u64,
+    statistic: f64,
+    p_value: f64,
 }
 
 #[derive(Deserialize)]
@@ -90,6 +208,15 @@ struct WilsonCase {
     high: f64,
 }
 
+/// Closed-form results (intervals, z, t, chi-square, effect sizes). Most
+/// agree to ≤ 1e-13; the data sets offset by 10^6 differ by up to ~4e-10
+/// because NumPy's own means and variances round at that level there.
+const TOL_CLOSED_FORM: f64 = 1e-9;
+/// Clopper–Pearson bounds (a root of a binomial tail); achieved ≤ 1e-13.
+const TOL_CLOPPER: f64 = 1e-12;
+/// Exact p-values (Fisher, exact rank distributions); achieved ≤ 1e-13.
+const TOL_EXACT: f64 = 1e-12;
+
 fn reference() -> Reference {
     serde_json::from_str(FIXTURE).expect("reference.json parses")
 }
@@ -114,6 +241,12 @@ fn fixture_is_not_empty() {
     assert!(r.power.len() >= 6);
     assert!(!r.power_curve.is_empty());
     assert!(r.wilson.len() >= 6);
+    assert!(r.clopper_pearson.len() >= 10);
+    assert!(r.newcombe.len() >= 6 && r.katz_ratio.len() >= 4 && r.odds_ratio.len() >= 5);
+    assert!(r.two_proportion_z.len() >= 4 && r.chi_square.len() >= 6 && r.fisher.len() >= 8);
+    assert!(r.mann_whitney.len() >= 8 && r.wilcoxon.len() >= 8 && r.welch.len() >= 6);
+    assert!(r.effect_sizes.len() >= 5 && r.label_permutation_exact.len() >= 6);
+    assert!(!r.label_permutation_monte_carlo.is_empty());
 }
 
 #[test]
@@ -246,5 +379,174 @@ fn wilson_matches_statsmodels() {
         let ci = wilson_interval(case.successes, case.n, case.confidence).unwrap();
         assert_close(ci.low, case.low, 1e-12, &what);
         assert_close(ci.high, case.high, 1e-12, &what);
+    }
+}
+
+#[test]
+fn clopper_pearson_matches_statsmodels() {
+    for case in reference().clopper_pearson {
+        let what = format!("{}/{} at {}", case.successes, case.n, case.confidence);
+        let ci = clopper_pearson_interval(case.successes, case.n, case.confidence).unwrap();
+        assert_close(ci.low, case.low, TOL_CLOPPER, &what);
+        assert_close(ci.high, case.high, TOL_CLOPPER, &what);
+    }
+}
+
+#[test]
+fn two_sample_intervals_match_statsmodels() {
+    let r = reference();
+    for case in r.newcombe {
+        let what = format!(
+            "newcombe {}/{} vs {}/{}",
+            case.x1, case.n1, case.x2, case.n2
+        );
+        let ci = newcombe_difference_interval(case.x1, case.n1, case.x2, case.n2, case.confidence)
+            .unwrap();
+        // Differences of Wilson bounds: compare on the scale of the bounds
+        // (statsmodels rounds p̂ − bound the same way, but not identically).
+        assert_close(ci.low, case.low, TOL_CLOSED_FORM, &what);
+        assert_close(ci.high, case.high, TOL_CLOSED_FORM, &what);
+    }
+    for case in r.katz_ratio {
+        let what = format!("katz {}/{} vs {}/{}", case.x1, case.n1, case.x2, case.n2);
+        let ci = ratio_interval_katz(case.x1, case.n1, case.x2, case.n2, case.confidence).unwrap();
+        assert_close(ci.low, case.low, TOL_CLOSED_FORM, &what);
+        assert_close(ci.high, case.high, TOL_CLOSED_FORM, &what);
+    }
+    for case in r.odds_ratio {
+        let [[a, b], [c, d]] = case.table;
+        let what = format!("odds ratio {:?}", case.table);
+        let or = odds_ratio_interval(a, b, c, d, case.confidence).unwrap();
+        assert_eq!(or.zero_corrected, case.zero_corrected, "{what}");
+        assert_close(or.estimate, case.estimate, TOL_CLOSED_FORM, &what);
+        assert_close(or.interval.low, case.low, TOL_CLOSED_FORM, &what);
+        assert_close(or.interval.high, case.high, TOL_CLOSED_FORM, &what);
+    }
+    assert!(ratio_interval_katz(0, 10, 0, 12, 0.95).is_err());
+}
+
+#[test]
+fn two_proportion_z_matches_statsmodels() {
+    for case in reference().two_proportion_z {
+        let what = format!("{}/{} vs {}/{}", case.x1, case.n1, case.x2, case.n2);
+        let r = two_proportion_z_test(case.x1, case.n1, case.x2, case.n2).unwrap();
+        assert_close(r.statistic, case.z, TOL_CLOSED_FORM, &what);
+        assert_close(r.p_value, case.p_value, TOL_CLOSED_FORM, &what);
+    }
+}
+
+#[test]
+fn chi_square_matches_scipy() {
+    for case in reference().chi_square {
+        let r = chi_square_independence(&case.table).unwrap();
+        assert_eq!(r.dof, case.dof, "{}", case.name);
+        // SciPy forms O − E in floating point; at 10^9 counts that alone
+        // costs ~1e-7 absolute per cell, hence the absolute floor below.
+        let stat_ok =
+            (r.statistic - case.statistic).abs() <= TOL_CLOSED_FORM * case.statistic.abs() + 1e-12;
+        assert!(
+            stat_ok,
+            "{}: {} vs {}",
+            case.name, r.statistic, case.statistic
+        );
+        assert_close(r.p_value, case.p_value, TOL_CLOSED_FORM, &case.name);
+        for (ours, theirs) in r.expected.iter().zip(&case.expected) {
+            assert_close(ours[0], theirs[0], 1e-15, &case.name);
+            assert_close(ours[1], theirs[1], 1e-15, &case.name);
+        }
+    }
+}
+
+#[test]
+fn fisher_matches_scipy() {
+    for case in reference().fisher {
+        let [[a, b], [c, d]] = case.table;
+        let r = fisher_exact_2x2(a, b, c, d).unwrap();
+        // SciPy's hypergeom (Boost) is off by ~2e-7 relative at populations
+        // of 10^9; there the 50-digit mpmath enumeration is the reference.
+        let scipy_tol = if case.name.starts_with("huge") {
+            1e-6
+        } else {
+            TOL_EXACT
+        };
+        assert_close(r.p_value, case.p_value, scipy_tol, &case.name);
+        if let Some(exact) = case.p_value_mpmath {
+            assert_close(r.p_value, exact, 1e-12, &format!("{} (mpmath)", case.name));
+        }
+        assert_close(r.mid_p_value, case.mid_p_value, TOL_EXACT, &case.name);
+    }
+}
+
+#[test]
+fn mann_whitney_matches_scipy() {
+    for case in reference().mann_whitney {
+        let r = mann_whitney_u(&case.x, &case.y).unwrap();
+        assert_close(r.statistic, case.statistic, 1e-15, &case.name);
+        assert_close(r.p_value, case.p_value, TOL_EXACT, &case.name);
+    }
+}
+
+#[test]
+fn wilcoxon_matches_scipy() {
+    for case in reference().wilcoxon {
+        let r = wilcoxon_signed_rank(&case.d).unwrap();
+        assert_close(r.statistic, case.statistic, 1e-15, &case.name);
+        assert_close(r.p_value, case.p_value, TOL_EXACT, &case.name);
+    }
+}
+
+#[test]
+fn welch_matches_scipy() {
+    for case in reference().welch {
+        let r = welch_t_test(&case.x, &case.y).unwrap();
+        assert_close(r.statistic, case.statistic, TOL_CLOSED_FORM, &case.name);
+        if case.statistic != 0.0 {
+            assert_close(r.dof, case.dof, TOL_CLOSED_FORM, &case.name);
+        }
+        assert_close(r.p_value, case.p_value, TOL_CLOSED_FORM, &case.name);
+    }
+}
+
+#[test]
+fn effect_sizes_match_numpy() {
+    for case in reference().effect_sizes {
+        let name = &case.name;
+        let d = cohens_d(&case.x, &case.y).unwrap();
+        assert_close(d, case.cohens_d, TOL_CLOSED_FORM, &format!("{name} d"));
+        let delta = cliffs_delta(&case.x, &case.y).unwrap();
+        assert_close(delta, case.cliffs_delta, 1e-15, &format!("{name} delta"));
+        let weat = weat_effect_size(&case.x, &case.y).unwrap();
+        assert_close(weat, case.weat, TOL_CLOSED_FORM, &format!("{name} weat"));
+    }
+}
+
+#[test]
+fn exact_label_permutation_matches_scipy() {
+    for case in reference().label_permutation_exact {
+        let r = label_permutation_test(&case.x, &case.y, 1 << 24, 0, 0).unwrap();
+        assert!(r.exact, "{}", case.name);
+        assert_close(r.p_value, case.p_value, 1e-12, &case.name);
+        assert_close(r.statistic, case.statistic, 1e-9, &case.name);
+    }
+}
+
+#[test]
+fn monte_carlo_label_permutation_is_within_monte_carlo_error_of_scipy() {
+    for case in reference().label_permutation_monte_carlo {
+        let ours_b = 20_000u64;
+        let r = label_permutation_test(&case.x, &case.y, 1 << 20, ours_b, 2024).unwrap();
+        assert!(!r.exact);
+        assert_close(r.statistic, case.statistic, 1e-12, &case.name);
+        let p = case.p_value;
+        let var = |b: u64| 4.0 * (p / 2.0) * (1.0 - p / 2.0) / b as f64;
+        let se = (var(case.n_resamples) + var(ours_b)).sqrt();
+        assert!(
+            (r.p_value - p).abs() <= 3.0 * se,
+            "{}: ours {} vs SciPy {} (3 se = {})",
+            case.name,
+            r.p_value,
+            p,
+            3.0 * se
+        );
     }
 }
