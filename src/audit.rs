@@ -295,7 +295,7 @@ pub fn run_audit(
             min_mass: spec.raw.scoring.min_mass,
             min_scenarios: spec.raw.scoring.min_scenarios,
         },
-        model: ModelIdentity {
+        model: Some(ModelIdentity {
             name: info.name.clone(),
             architecture: info.architecture.clone(),
             parameters: info.parameters,
@@ -304,7 +304,7 @@ pub fn run_audit(
             vocab_size: info.vocab_size,
             sha256: info.sha256.clone(),
             licence: info.licence.clone(),
-        },
+        }),
         thresholds: ThresholdSummary {
             max_abs_gap: spec.raw.thresholds.max_abs_gap,
             alpha: spec.raw.thresholds.alpha,
@@ -337,6 +337,7 @@ pub fn run_audit(
         axes: analysis.axes,
         groups: analysis.groups,
         findings: analysis.findings,
+        fairness: None,
     };
     let results_path = out_dir.join(RESULTS_FILE);
     provenance::write_atomic(&results_path, &results.to_bytes())
@@ -371,8 +372,8 @@ pub fn run_audit(
             version: env!("CARGO_PKG_VERSION").into(),
         },
         seed,
-        precision: precision.as_str().to_string(),
-        model: info,
+        precision: Some(precision.as_str().to_string()),
+        model: Some(info),
         parameters: serde_json::json!({
             "scoring": spec.raw.scoring,
             "thresholds": spec.raw.thresholds,

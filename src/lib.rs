@@ -10,6 +10,7 @@
 pub mod audit;
 pub mod backend;
 pub mod cli;
+pub mod fairness;
 pub mod metric;
 pub mod probe;
 pub mod provenance;

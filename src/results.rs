@@ -16,13 +16,19 @@ pub const RESULTS_FILE: &str = "results.json";
 pub struct Results {
     pub schema: String,
     pub audit: AuditIdentity,
-    pub model: ModelIdentity,
+    /// The model audited; absent for a decision table (`probity fairness`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<ModelIdentity>,
     pub thresholds: ThresholdSummary,
     pub summary: Summary,
     pub probe_sets: Vec<ProbeSetSummary>,
     pub axes: Vec<AxisSummary>,
     pub groups: Vec<GroupLevel>,
     pub findings: Vec<Finding>,
+    /// A decision-table audit's full figures (`probity fairness`): Fairlearn, AIF360
+    /// and Aequitas disparities with tests, and the NYC LL144 table.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fairness: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -79,6 +79,7 @@ fn every_command_has_help_with_an_example() {
         vec!["model", "score"],
         vec!["report"],
         vec!["verify"],
+        vec!["fairness"],
     ] {
         probity()
             .args(&args)

@@ -44,7 +44,7 @@ where
     }
 }
 
-fn bad_input(error: anyhow::Error) -> CliError {
+pub(super) fn bad_input(error: anyhow::Error) -> CliError {
     CliError {
         kind: FailureKind::BadInput,
         error,
@@ -80,6 +80,7 @@ fn dispatch(command: Command) -> Result<Status, CliError> {
             Ok(Status::Ok)
         }
         Command::Verify { dir } => verify_command(&dir),
+        Command::Fairness(args) => super::fairness::fairness_command(args),
     }
 }
 

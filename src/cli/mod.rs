@@ -3,6 +3,7 @@
 //! `main` can turn them into exit statuses (2 bad input, 3 runtime failure).
 
 mod commands;
+mod fairness;
 mod progress;
 
 use clap::{Parser, Subcommand};
@@ -50,6 +51,11 @@ pub enum Command {
     /// Fetch, describe and query models.
     #[command(subcommand)]
     Model(ModelCommand),
+    /// Audit a CSV table of decisions: per-group rates, Fairlearn/AIF360/Aequitas disparities, the NYC LL144 table.
+    #[command(
+        after_help = "Examples:\n  probity fairness --data decisions.csv --group sex --group race --prediction hired --label qualified\n  probity fairness --data scores.csv --group sex --group race --score score --json\n  probity fairness --data decisions.csv --group sex --prediction hired --reference M --out out/hiring"
+    )]
+    Fairness(FairnessArgs),
     /// Re-render DIR/report.html from DIR/results.json and DIR/manifest.json.
     #[command(after_help = "Example:\n  probity report out/quickstart")]
     Report {
@@ -139,4 +145,61 @@ pub enum ModelCommand {
         #[arg(long)]
         threads: Option<usize>,
     },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct FairnessArgs {
+    /// The CSV file (UTF-8, with a header line).
+    #[arg(long)]
+    pub data: PathBuf,
+    /// A sensitive column (repeat for several; their intersections are audited too).
+    #[arg(long = "group", required = true)]
+    pub groups: Vec<String>,
+    /// The 0/1 decision column.
+    #[arg(long, required_unless_present = "score", conflicts_with = "score")]
+    pub prediction: Option<String>,
+    /// A numeric score column: selected when ≥ --threshold, or (LL144) above the sample's median.
+    #[arg(long)]
+    pub score: Option<String>,
+    /// Threshold for --score.
+    #[arg(long, requires = "score")]
+    pub threshold: Option<f64>,
+    /// The 0/1 true-outcome column: enables TPR, FPR, … and equalized odds.
+    #[arg(long)]
+    pub label: Option<String>,
+    /// Reference group: VALUE (one --group) or COLUMN=VALUE (repeatable). Default: highest selection rate.
+    #[arg(long)]
+    pub reference: Vec<String>,
+    /// Bootstrap resamples for the disparities' intervals (0: none).
+    #[arg(long, default_value_t = 1000)]
+    pub n_boot: usize,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// What to do with a bad row: skip it (counted and reported) or fail.
+    #[arg(long, value_parser = ["skip", "fail"], default_value = "fail")]
+    pub on_bad_row: String,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+    /// Also write results.json, manifest.json and report.html into DIR.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Largest tolerated |difference in selection rate| to the reference group (for the verdict).
+    #[arg(long, default_value_t = 0.05)]
+    pub max_abs_gap: f64,
+    /// Family-wise error rate after Holm (for the verdict).
+    #[arg(long, default_value_t = 0.05)]
+    pub alpha: f64,
+    /// LL144 summary (§5-303): the date of the audit.
+    #[arg(long)]
+    pub audit_date: Option<String>,
+    /// LL144 summary: the source of the data.
+    #[arg(long)]
+    pub data_source: Option<String>,
+    /// LL144 summary: an explanation of the data.
+    #[arg(long)]
+    pub data_explanation: Option<String>,
+    /// LL144 summary: the distribution date of the tool audited.
+    #[arg(long)]
+    pub distribution_date: Option<String>,
 }

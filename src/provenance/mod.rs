@@ -70,6 +70,8 @@ pub enum FileRole {
     Spec,
     ProbeSet,
     Lexicon,
+    /// A decision table audited by `probity fairness`.
+    Data,
     Output,
 }
 
@@ -99,8 +101,10 @@ pub struct Manifest {
     pub audit_name: String,
     pub tool: ToolIdentity,
     pub seed: u64,
-    pub precision: String,
-    pub model: crate::backend::ModelInfo,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub precision: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<crate::backend::ModelInfo>,
     /// The spec's scoring and threshold settings, as applied.
     pub parameters: serde_json::Value,
     /// The spec's training-data documentation, carried for the report.

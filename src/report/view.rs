@@ -256,7 +256,11 @@ impl<'a> ReportView<'a> {
             intended_use: text("intended_use"),
             out_of_scope: text("out_of_scope"),
             description: text("description"),
-            parameters_millions: format!("{:.1}", results.model.parameters as f64 / 1e6),
+            parameters_millions: results
+                .model
+                .as_ref()
+                .map(|m| format!("{:.1}", m.parameters as f64 / 1e6))
+                .unwrap_or_default(),
         }
     }
 }
