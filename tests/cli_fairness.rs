@@ -68,6 +68,17 @@ fn ll144_worked_example_of_section_5_301() {
             ("Male".into(), "1.00".into())
         ]
     );
+    // Beside the ratio, the test against the highest category:
+    // scipy.stats.chi2_contingency([[34, 42], [50, 42]], correction=False).pvalue
+    let female = v["ll144"]["sections"][0]["categories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["category"][0] == "Female")
+        .unwrap()
+        .clone();
+    assert_eq!(female["test"], "chi_square");
+    assert!((female["p_value"].as_f64().unwrap() - 0.21495191504220346).abs() < 1e-12);
     let race = dir.path().join("race.csv");
     counts_csv(
         &race,

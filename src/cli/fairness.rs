@@ -191,11 +191,15 @@ fn print_text(report: &FairnessReport, summary: &Ll144Summary) {
         println!("  -- {}", section.columns.join(" × "));
         for row in section.categories.iter().chain(&section.unknown_categories) {
             println!(
-                "  {:<32} n {:>8}  rate {:.4}  impact ratio {:>5}{}{}",
+                "  {:<32} n {:>8}  rate {:.4}  impact ratio {:>5}{}{}{}",
                 row.category.join(" × "),
                 row.n,
                 row.scoring_rate.or(row.selection_rate).unwrap_or(f64::NAN),
                 row.impact_ratio_display.as_deref().unwrap_or("—"),
+                row.p_value.map_or(String::new(), |p| format!(
+                    "  p {p:.3e} ({})",
+                    row.test.as_deref().unwrap_or("")
+                )),
                 if row.four_fifths_flag == Some(true) {
                     "  below four-fifths"
                 } else {

@@ -69,6 +69,11 @@ pub struct Ll144Row {
     pub impact_ratio_display: Option<String>,
     /// EEOC four-fifths rule: impact ratio < 0.8.
     pub four_fifths_flag: Option<bool>,
+    /// Beside the four-fifths rule, so that a small category's low ratio is not
+    /// overstated: the test of equal rates against the highest category (chi-square,
+    /// or Fisher's exact test where an expected count is below 5), unadjusted.
+    pub test: Option<String>,
+    pub p_value: Option<f64>,
 }
 
 /// One category's counts, the input of [`section`].
@@ -115,6 +120,15 @@ pub fn section(
     let top_rate = highest.map(|(_, r)| r).filter(|&r| r > 0.0);
     let row = |c: &CategoryCount| {
         let r = rate(c);
+        let test = match highest {
+            Some((top, _)) if !c.unknown && top.category != c.category => {
+                super::significance::test_rows(&[
+                    [c.selected, c.n - c.selected],
+                    [top.selected, top.n - top.selected],
+                ])
+            }
+            _ => None,
+        };
         let impact_ratio = if c.unknown {
             None
         } else {
@@ -134,6 +148,8 @@ pub fn section(
             impact_ratio,
             impact_ratio_display: impact_ratio.map(|v| format!("{v:.2}")),
             four_fifths_flag: impact_ratio.map(|v| v < 0.8),
+            test: test.map(|t| t.0.to_string()),
+            p_value: test.map(|t| t.1),
         }
     };
     Ll144Section {

@@ -38,7 +38,10 @@ pub use grouped_bootstrap::{cluster_bootstrap_replicates, stratified_bootstrap_r
 pub use label_permutation::label_permutation_test;
 pub use multiple::{benjamini_hochberg, holm};
 pub use permutation::{sign_flip_test, PermutationResult};
-pub use power::{min_detectable_paired_difference, paired_t_power};
+pub use power::{
+    min_detectable_paired_difference, min_detectable_proportion_difference,
+    min_detectable_two_sample_difference, paired_t_power, two_sample_t_power,
+};
 pub use proportion::{
     clopper_pearson_interval, newcombe_difference_interval, odds_ratio_interval,
     ratio_interval_katz, wilson_interval, OddsRatio,

@@ -1,11 +1,16 @@
-//! Sensitivity of a paired comparison: the smallest true mean difference a
-//! two-sided one-sample (paired) t-test on n units detects with a given
-//! power. Reported next to non-significant results so that "no detected
+//! Sensitivity of a comparison: the smallest true difference a two-sided
+//! test detects with a given power, for a one-sample (paired) t-test on n
+//! units, a pooled two-sample t-test on n₁ and n₂ units, and a comparison of
+//! two independent proportions (normal approximation on the arcsine scale,
+//! Cohen's h). Reported next to non-significant results so that "no detected
 //! bias" is read together with "bias smaller than X could not be seen".
+//! Effect sizes are Cohen's (1988, *Statistical Power Analysis for the
+//! Behavioral Sciences*, 2nd ed., chs. 2 and 6) d and h.
 //!
 //! Definitions follow statsmodels `TTestPower` (`ttest_power`, two-sided):
 //! with df ν = n − 1, noncentrality δ = d √n for standardised effect d and
-//! critical value c = t_{1−α/2, ν},
+//! critical value c = t_{1−α/2, ν} (for two samples, `TTestIndPower`:
+//! ν = n₁ + n₂ − 2 and δ = d √(n₁n₂/(n₁ + n₂))),
 //!
 //!   power(d) = P(T > c) + P(T < −c),   T ~ noncentral t(ν, δ),
 //!
@@ -30,10 +35,15 @@
 //! tail, which we invert for c; d* is then the root of the monotone power
 //! curve. Both roots are found by bracketing Illinois regula falsi to a
 //! relative precision of a few ulps.
+//!
+//! For two proportions the statistic is taken as normal (statsmodels
+//! `NormalIndPower`): power(h) = Φ(δ − z) + Φ(−δ − z) with
+//! δ = h √(n₁n₂/(n₁ + n₂)) and z = Φ⁻¹(1 − α/2), so no quadrature is needed;
+//! the root h* is found the same way and mapped back to proportions.
 
 use std::collections::BinaryHeap;
 
-use super::{normal_cdf, StatsError, StatsResult};
+use super::{normal_cdf, normal_quantile, StatsError, StatsResult};
 
 /// Smallest true mean difference (in the units of `sd`) that a two-sided
 /// paired t-test on `n` units, at level `alpha`, detects with probability
@@ -45,17 +55,9 @@ pub fn min_detectable_paired_difference(
     alpha: f64,
     power: f64,
 ) -> StatsResult<f64> {
-    if !(sd.is_finite() && sd >= 0.0) {
-        return Err(StatsError::Invalid("sd must be finite and non-negative"));
-    }
-    check_probability("alpha", alpha)?;
-    check_probability("power", power)?;
-    if power <= alpha {
-        return Err(StatsError::Invalid(
-            "power must exceed alpha (the power at zero difference)",
-        ));
-    }
-    let test = PairedTTest::new(n, alpha)?;
+    check_sd(sd)?;
+    check_alpha_power(alpha, power)?;
+    let test = TTestPower::paired(n, alpha)?;
     Ok(sd * test.detectable_effect(power))
 }
 
@@ -67,8 +69,119 @@ pub fn paired_t_power(effect_size: f64, n: usize, alpha: f64) -> StatsResult<f64
         return Err(StatsError::NonFinite);
     }
     check_probability("alpha", alpha)?;
-    let test = PairedTTest::new(n, alpha)?;
-    Ok(test.power_at(effect_size.abs() * (n as f64).sqrt()))
+    let test = TTestPower::paired(n, alpha)?;
+    Ok(test.power_at(effect_size.abs() * test.scale))
+}
+
+/// Power of the two-sided pooled-variance two-sample t-test (Student's t
+/// with n₁ + n₂ − 2 degrees of freedom) at level `alpha` when the true
+/// difference in means is `effect_size` common standard deviations, i.e.
+/// Cohen's (1988, ch. 2) d:
+///
+///   power(d) = P(T > c) + P(T < −c),   T ~ noncentral t(ν, δ),
+///   ν = n₁ + n₂ − 2,   δ = |d| √(n₁n₂ / (n₁ + n₂)),   c = t_{1−α/2, ν},
+///
+/// both rejection tails counting. This is statsmodels
+/// `TTestIndPower().power(effect_size, nobs1=n1, alpha=alpha,
+/// ratio=n2/n1)`. Needs n₁, n₂ ≥ 1 with n₁ + n₂ ≥ 3 (ν ≥ 1) and `alpha` in
+/// (0, 1).
+pub fn two_sample_t_power(effect_size: f64, n1: usize, n2: usize, alpha: f64) -> StatsResult<f64> {
+    if !effect_size.is_finite() {
+        return Err(StatsError::NonFinite);
+    }
+    check_probability("alpha", alpha)?;
+    let test = TTestPower::two_sample(n1, n2, alpha)?;
+    Ok(test.power_at(effect_size.abs() * test.scale))
+}
+
+/// Smallest true difference in means (in the units of `sd`, the common
+/// within-group standard deviation) that a two-sided pooled-variance
+/// two-sample t-test with `n1` and `n2` units, at level `alpha`, detects with
+/// probability `power`: sd · d*, where d* is the standardised effect (Cohen
+/// 1988, ch. 2) with [`two_sample_t_power`]`(d*, n1, n2, alpha) = power`.
+/// This is statsmodels `TTestIndPower().solve_power(nobs1=n1, alpha=alpha,
+/// power=power, ratio=n2/n1)` × sd, solved here to a few ulps (statsmodels'
+/// solver stops at ~1e-5 relative). Needs n₁, n₂ ≥ 1 with n₁ + n₂ ≥ 3,
+/// `alpha` and `power` in (0, 1) with `power > alpha`, and `sd ≥ 0`.
+pub fn min_detectable_two_sample_difference(
+    sd: f64,
+    n1: usize,
+    n2: usize,
+    alpha: f64,
+    power: f64,
+) -> StatsResult<f64> {
+    check_sd(sd)?;
+    check_alpha_power(alpha, power)?;
+    let test = TTestPower::two_sample(n1, n2, alpha)?;
+    Ok(sd * test.detectable_effect(power))
+}
+
+/// Smallest increase over `p_reference` in a proportion that a two-sided
+/// comparison of two independent proportions (group sizes `n1`, `n2`) at
+/// level `alpha` detects with probability `power`, under the normal
+/// approximation on the arcsine scale (Cohen 1988, ch. 6).
+///
+/// With p₁ = `p_reference` and Cohen's effect size
+/// h = 2 asin √p₂ − 2 asin √p₁, the test statistic is approximately
+/// normal with mean δ = h √(n₁n₂ / (n₁ + n₂)) and unit variance, so
+///
+///   power(h) = Φ(δ − z) + Φ(−δ − z),   z = Φ⁻¹(1 − α/2),
+///
+/// as in statsmodels `NormalIndPower().power(h, nobs1=n1, alpha=alpha,
+/// ratio=n2/n1)`. The smallest detectable h* solves power(h*) = `power`
+/// (statsmodels `NormalIndPower().solve_power(nobs1=n1, alpha=alpha,
+/// power=power, ratio=n2/n1)`, here to a few ulps); it is returned as the
+/// difference in proportions p₂ − p₁ ≥ 0, where
+/// p₂ = sin²(asin √p₁ + h*/2), evaluated as sin(2 asin √p₁ + h*/2) · sin(h*/2)
+/// to avoid cancellation. The power depends on the group sizes only through
+/// n₁n₂/(n₁ + n₂), so it does not matter which group has the reference
+/// proportion. Because the arcsine scale is not translation invariant, the
+/// detectable decrease below p₁ differs from this increase.
+///
+/// Needs `p_reference` in [0, 1), n₁, n₂ ≥ 1, `alpha` and `power` in (0, 1)
+/// with `power > alpha`. Errs if even p₂ = 1 is not detected with that power
+/// (asin √p₁ + h*/2 > π/2).
+pub fn min_detectable_proportion_difference(
+    p_reference: f64,
+    n1: usize,
+    n2: usize,
+    alpha: f64,
+    power: f64,
+) -> StatsResult<f64> {
+    if !(p_reference.is_finite() && (0.0..1.0).contains(&p_reference)) {
+        return Err(StatsError::Invalid("p_reference must lie in [0, 1)"));
+    }
+    check_alpha_power(alpha, power)?;
+    let scale = two_sample_scale(n1, n2, 1)?;
+    let critical = -normal_quantile(alpha / 2.0);
+    let power_at = |delta: f64| normal_cdf(delta - critical) + normal_cdf(-delta - critical);
+    let h = solve_noncentrality(power_at, power) / scale;
+    let angle = p_reference.sqrt().asin();
+    if angle + 0.5 * h > std::f64::consts::FRAC_PI_2 {
+        return Err(StatsError::Invalid(
+            "no proportion above p_reference is detected with that power",
+        ));
+    }
+    Ok(((2.0 * angle + 0.5 * h).sin() * (0.5 * h).sin()).max(0.0))
+}
+
+fn check_sd(sd: f64) -> StatsResult<()> {
+    if sd.is_finite() && sd >= 0.0 {
+        Ok(())
+    } else {
+        Err(StatsError::Invalid("sd must be finite and non-negative"))
+    }
+}
+
+fn check_alpha_power(alpha: f64, power: f64) -> StatsResult<()> {
+    check_probability("alpha", alpha)?;
+    check_probability("power", power)?;
+    if power <= alpha {
+        return Err(StatsError::Invalid(
+            "power must exceed alpha (the power at zero difference)",
+        ));
+    }
+    Ok(())
 }
 
 fn check_probability(what: &'static str, value: f64) -> StatsResult<()> {
@@ -79,22 +192,59 @@ fn check_probability(what: &'static str, value: f64) -> StatsResult<()> {
     }
 }
 
-/// The fixed parts of the test: degrees of freedom, quadrature of the chi
-/// density and the critical value.
-struct PairedTTest {
-    n: usize,
+/// √(n₁n₂ / (n₁ + n₂)), the factor turning a standardised two-sample effect
+/// into the noncentrality, after checking n₁, n₂ ≥ 1 and n₁ + n₂ ≥ `min_total`.
+fn two_sample_scale(n1: usize, n2: usize, min_total: usize) -> StatsResult<f64> {
+    let smaller = n1.min(n2);
+    if smaller < 1 {
+        return Err(StatsError::TooFew {
+            needed: 1,
+            got: smaller,
+        });
+    }
+    let total = n1.saturating_add(n2);
+    if total < min_total {
+        return Err(StatsError::TooFew {
+            needed: min_total,
+            got: total,
+        });
+    }
+    let (a, b) = (n1 as f64, n2 as f64);
+    Ok((a * b / (a + b)).sqrt())
+}
+
+/// The fixed parts of a t-test: degrees of freedom (in the quadrature of the
+/// chi density), the critical value and the factor √n_eff that turns a
+/// standardised effect into the noncentrality.
+struct TTestPower {
+    scale: f64,
     chi: ChiExpectation,
     critical: f64,
 }
 
-impl PairedTTest {
-    fn new(n: usize, alpha: f64) -> StatsResult<Self> {
+impl TTestPower {
+    /// One-sample (paired) test: ν = n − 1, δ = d √n.
+    fn paired(n: usize, alpha: f64) -> StatsResult<Self> {
         if n < 2 {
             return Err(StatsError::TooFew { needed: 2, got: n });
         }
-        let chi = ChiExpectation::new((n - 1) as f64);
+        Ok(Self::new((n - 1) as f64, (n as f64).sqrt(), alpha))
+    }
+
+    /// Pooled two-sample test: ν = n₁ + n₂ − 2, δ = d √(n₁n₂/(n₁ + n₂)).
+    fn two_sample(n1: usize, n2: usize, alpha: f64) -> StatsResult<Self> {
+        let scale = two_sample_scale(n1, n2, 3)?;
+        Ok(Self::new((n1 + n2 - 2) as f64, scale, alpha))
+    }
+
+    fn new(dof: f64, scale: f64, alpha: f64) -> Self {
+        let chi = ChiExpectation::new(dof);
         let critical = chi.t_upper_quantile(alpha / 2.0);
-        Ok(Self { n, chi, critical })
+        Self {
+            scale,
+            chi,
+            critical,
+        }
     }
 
     /// Two-sided power at noncentrality δ ≥ 0.
@@ -108,18 +258,23 @@ impl PairedTTest {
 
     /// Standardised effect d with power(d) = `target`.
     fn detectable_effect(&self, target: f64) -> f64 {
-        let mut low = 0.0;
-        let mut high = 1.0;
-        while self.power_at(high) < target {
-            low = high;
-            high *= 2.0;
-            if high > 1e12 {
-                break;
-            }
-        }
-        let delta = find_root(low, high, |delta| self.power_at(delta) - target);
-        delta / (self.n as f64).sqrt()
+        solve_noncentrality(|delta| self.power_at(delta), target) / self.scale
     }
+}
+
+/// Noncentrality δ ≥ 0 at which the increasing two-sided power curve
+/// `power_at` reaches `target`: bracket by doubling, then [`find_root`].
+fn solve_noncentrality(power_at: impl Fn(f64) -> f64, target: f64) -> f64 {
+    let mut low = 0.0;
+    let mut high = 1.0;
+    while power_at(high) < target {
+        low = high;
+        high *= 2.0;
+        if high > 1e12 {
+            break;
+        }
+    }
+    find_root(low, high, |delta| power_at(delta) - target)
 }
 
 /// Root of an increasing-through-zero `f` on [low, high] with
@@ -448,6 +603,57 @@ mod tests {
     }
 
     #[test]
+    fn two_sample_reduces_to_its_definition() {
+        // Zero effect gives alpha; the power depends on the sizes only
+        // through n1 + n2 and n1 n2 / (n1 + n2), so swapping them changes
+        // nothing.
+        for (n1, n2) in [(1, 2), (3, 5), (40, 10)] {
+            let p = two_sample_t_power(0.0, n1, n2, 0.05).unwrap();
+            assert!((p - 0.05).abs() < 1e-13, "n1={n1} n2={n2}: {p}");
+            let a = two_sample_t_power(0.7, n1, n2, 0.01).unwrap();
+            let b = two_sample_t_power(-0.7, n2, n1, 0.01).unwrap();
+            assert_eq!(a, b);
+        }
+        // One unit against two (ν = 1): root of the defining integral by
+        // scipy.integrate.quad + brentq; statsmodels' nct returns NaN here.
+        let d = min_detectable_two_sample_difference(1.0, 1, 2, 0.05, 0.8).unwrap();
+        assert!((d / 20.00499359270048 - 1.0).abs() < 1e-9, "{d}");
+        let d = min_detectable_two_sample_difference(2.0, 12, 30, 0.05, 0.9).unwrap();
+        let p = two_sample_t_power(d / 2.0, 12, 30, 0.05).unwrap();
+        assert!((p - 0.9).abs() < 1e-12, "{p}");
+        // More units in the second group help, but less than in both.
+        let base = min_detectable_two_sample_difference(1.0, 20, 20, 0.05, 0.8).unwrap();
+        let more = min_detectable_two_sample_difference(1.0, 20, 60, 0.05, 0.8).unwrap();
+        let both = min_detectable_two_sample_difference(1.0, 40, 40, 0.05, 0.8).unwrap();
+        assert!(both < more && more < base);
+    }
+
+    #[test]
+    fn proportion_difference_is_cohens_h_mapped_back() {
+        let (n1, n2, alpha, power) = (50, 100, 0.05, 0.8);
+        for p1 in [0.0, 0.02, 0.5, 0.8] {
+            let diff = min_detectable_proportion_difference(p1, n1, n2, alpha, power).unwrap();
+            let p2 = p1 + diff;
+            let h = 2.0 * p2.sqrt().asin() - 2.0 * p1.sqrt().asin();
+            let delta = h * (50.0f64 * 100.0 / 150.0).sqrt();
+            let z = -normal_quantile(alpha / 2.0);
+            let achieved = normal_cdf(delta - z) + normal_cdf(-delta - z);
+            assert!((achieved - power).abs() < 1e-12, "p1={p1}: {achieved}");
+        }
+        // At p1 = 0, p2 = sin²(h/2). Cohen's one-tail approximation
+        // h ≈ (z_{0.975} + z_{0.8}) / √n_eff ignores the far tail
+        // Φ(−δ − z) ≈ 1e-6, so it agrees only to ~1e-6.
+        let h = (1.959963984540054 + 0.8416212335729143) / (50.0f64 * 100.0 / 150.0).sqrt();
+        let diff = min_detectable_proportion_difference(0.0, n1, n2, alpha, power).unwrap();
+        assert!(
+            (diff / (0.5 * h).sin().powi(2) - 1.0).abs() < 1e-5,
+            "{diff}"
+        );
+        // Nothing above 0.9 is detectable with 3 + 4 units.
+        assert!(min_detectable_proportion_difference(0.9, 3, 4, 0.05, 0.8).is_err());
+    }
+
+    #[test]
     fn invalid_input() {
         assert!(min_detectable_paired_difference(1.0, 1, 0.05, 0.8).is_err());
         assert!(min_detectable_paired_difference(1.0, 10, 0.0, 0.8).is_err());
@@ -455,5 +661,14 @@ mod tests {
         assert!(min_detectable_paired_difference(1.0, 10, 0.5, 0.4).is_err());
         assert!(min_detectable_paired_difference(-1.0, 10, 0.05, 0.8).is_err());
         assert!(min_detectable_paired_difference(f64::NAN, 10, 0.05, 0.8).is_err());
+        assert!(two_sample_t_power(0.5, 1, 1, 0.05).is_err());
+        assert!(two_sample_t_power(0.5, 0, 5, 0.05).is_err());
+        assert!(two_sample_t_power(f64::INFINITY, 5, 5, 0.05).is_err());
+        assert!(min_detectable_two_sample_difference(1.0, 5, 5, 0.05, 0.04).is_err());
+        assert!(min_detectable_two_sample_difference(-1.0, 5, 5, 0.05, 0.8).is_err());
+        assert!(min_detectable_proportion_difference(1.0, 5, 5, 0.05, 0.8).is_err());
+        assert!(min_detectable_proportion_difference(-0.1, 5, 5, 0.05, 0.8).is_err());
+        assert!(min_detectable_proportion_difference(0.5, 5, 0, 0.05, 0.8).is_err());
+        assert!(min_detectable_proportion_difference(0.5, 5, 5, 1.0, 0.8).is_err());
     }
 }
