@@ -193,6 +193,11 @@ fn json_uses_the_libraries_metric_names_and_out_dir_gates() {
         "selection_rate_difference"
     );
     assert!(results.get("model").is_none());
+    // What the table could detect for its smallest group (X, 145) against M (903) at
+    // α = 0.05 / 2 and 80% power — statsmodels NormalIndPower().solve_power(nobs1=145,
+    // ratio=903/145, alpha=0.025, power=0.8) = h 0.27582, i.e. +0.13606 above 0.50277.
+    let mde = results["axes"][0]["min_detectable_gap"].as_f64().unwrap();
+    assert!((mde - 0.13606254557223318).abs() < 1e-4, "{mde}");
     probity().arg("verify").arg(&out).assert().code(0);
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert!(html.contains("NYC Local Law 144"));

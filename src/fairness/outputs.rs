@@ -67,6 +67,65 @@ fn levels(
         .collect()
 }
 
+/// Per grouping, the smallest difference in selection rate the table could detect
+/// between its smallest known group and the reference group, with 80% power at the
+/// strictest Holm level (α / m): "this audit could not have seen a smaller gap".
+fn detectable_gaps(
+    report: &FairnessReport,
+    thresholds: &Thresholds,
+    m: usize,
+) -> Vec<crate::results::AxisSummary> {
+    const POWER: f64 = 0.8;
+    let alpha = thresholds.alpha / m.max(1) as f64;
+    report
+        .groupings
+        .iter()
+        .map(|grouping| {
+            let reference = grouping
+                .groups
+                .iter()
+                .find(|g| g.group == grouping.reference_group);
+            let smallest = grouping
+                .groups
+                .iter()
+                .filter(|g| !g.unknown && g.group != grouping.reference_group && g.n > 0)
+                .min_by_key(|g| g.n);
+            let mde = match (reference, smallest) {
+                (Some(r), Some(s)) => r.selection_rate.and_then(|rate| {
+                    crate::stats::min_detectable_proportion_difference(
+                        rate.value,
+                        s.n as usize,
+                        r.n as usize,
+                        alpha,
+                        POWER,
+                    )
+                    .ok()
+                }),
+                _ => None,
+            };
+            crate::results::AxisSummary {
+                probe_set: report.file_stem(),
+                variant: "table".into(),
+                axis: key(&grouping.columns),
+                reference: key(&grouping.reference_group),
+                reference_why: match grouping.reference_rule {
+                    super::disparities::ReferenceRule::Given => "given on the command line".into(),
+                    super::disparities::ReferenceRule::HighestSelectionRate => {
+                        "the group with the highest selection rate".into()
+                    }
+                },
+                n_groups: grouping.groups.len(),
+                n_scenarios: smallest.map_or(0, |s| s.n as usize),
+                sd_gap: None,
+                min_detectable_gap: mde,
+                mde_alpha: alpha,
+                mde_power: POWER,
+                names_source: None,
+            }
+        })
+        .collect()
+}
+
 /// The results of a decision-table audit, gated by `thresholds`.
 pub fn to_results(
     report: &FairnessReport,
@@ -119,6 +178,11 @@ pub fn to_results(
             });
         }
     }
+    let axes = detectable_gaps(
+        report,
+        thresholds,
+        findings.iter().filter(|f| f.p_value.is_some()).count(),
+    );
     let n_breaches = findings
         .iter()
         .filter(|f| f.verdict == Verdict::Breach)
@@ -159,7 +223,7 @@ pub fn to_results(
                 .count(),
         },
         probe_sets: Vec::new(),
-        axes: Vec::new(),
+        axes,
         groups,
         findings,
         fairness: Some(fairness),
