@@ -221,96 +221,50 @@ fn json_uses_the_libraries_metric_names_and_out_dir_gates() {
         .stderr(contains("verdict: breach"));
 }
 
+/// `probity fairness --data FILE --group sex --prediction pred EXTRA…`.
+fn sex_table(data: &Path, extra: &[&str]) -> assert_cmd::assert::Assert {
+    probity()
+        .arg("fairness")
+        .arg("--data")
+        .arg(data)
+        .args(["--group", "sex", "--prediction", "pred"])
+        .args(extra)
+        .assert()
+}
+
 #[test]
 fn bad_tables_exit_2_naming_file_line_and_column() {
     let dir = tempfile::tempdir().unwrap();
     let p = |name: &str| dir.path().join(name);
     write(&p("ok.csv"), "sex,pred\nF,1\nM,0\nF,2\nM,1\n");
-    probity()
-        .arg("fairness")
-        .args([
-            "--data",
-            p("ok.csv").to_str().unwrap(),
-            "--group",
-            "sex",
-            "--prediction",
-            "pred",
-        ])
-        .assert()
+    sex_table(&p("ok.csv"), &[])
         .code(2)
         .stderr(contains("ok.csv, line 4, column `pred`"));
-    let a = probity()
-        .arg("fairness")
-        .args([
-            "--data",
-            p("ok.csv").to_str().unwrap(),
-            "--group",
-            "sex",
-            "--prediction",
-            "pred",
-            "--on-bad-row",
-            "skip",
-            "--json",
-            "--n-boot",
-            "0",
-        ])
-        .assert();
+    let a = sex_table(
+        &p("ok.csv"),
+        &["--on-bad-row", "skip", "--json", "--n-boot", "0"],
+    );
     let v: serde_json::Value = serde_json::from_slice(&a.get_output().stdout).unwrap();
     assert_eq!(v["skipped_rows"], 1);
     assert_eq!(v["bad_rows"][0]["line"], 4);
     probity()
         .arg("fairness")
-        .args([
-            "--data",
-            p("ok.csv").to_str().unwrap(),
-            "--group",
-            "gender",
-            "--prediction",
-            "pred",
-        ])
+        .arg("--data")
+        .arg(p("ok.csv"))
+        .args(["--group", "gender", "--prediction", "pred"])
         .assert()
         .code(2)
         .stderr(contains("no column `gender`"))
         .stderr(contains("sex, pred"));
     write(&p("empty.csv"), "");
-    probity()
-        .arg("fairness")
-        .args([
-            "--data",
-            p("empty.csv").to_str().unwrap(),
-            "--group",
-            "sex",
-            "--prediction",
-            "pred",
-        ])
-        .assert()
+    sex_table(&p("empty.csv"), &[])
         .code(2)
         .stderr(contains("empty.csv"));
     std::fs::write(p("latin1.csv"), b"sex,pred\nF\xe9,1\nM,0\n").unwrap();
-    probity()
-        .arg("fairness")
-        .args([
-            "--data",
-            p("latin1.csv").to_str().unwrap(),
-            "--group",
-            "sex",
-            "--prediction",
-            "pred",
-        ])
-        .assert()
+    sex_table(&p("latin1.csv"), &[])
         .code(2)
         .stderr(contains("UTF-8"));
-    probity()
-        .arg("fairness")
-        .args([
-            "--data",
-            p("missing.csv").to_str().unwrap(),
-            "--group",
-            "sex",
-            "--prediction",
-            "pred",
-        ])
-        .assert()
+    sex_table(&p("missing.csv"), &[])
         .code(2)
         .stderr(contains("missing.csv"));
 }

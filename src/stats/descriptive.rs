@@ -67,6 +67,12 @@ pub fn sample_variance(values: &[f64]) -> StatsResult<f64> {
         return Err(StatsError::TooFew { needed: 2, got: n });
     }
     let centre = sum(values) / n as f64;
+    Ok(sum_squares(values, centre) / (n - 1) as f64)
+}
+
+/// Σ(v − centre)² for a `centre` computed from `values` in floating point; the
+/// second term removes the rounding error left in `centre` (never negative).
+pub(crate) fn sum_squares(values: &[f64], centre: f64) -> f64 {
     let mut squares = NeumaierSum::new();
     let mut deviations = NeumaierSum::new();
     for &v in values {
@@ -74,10 +80,8 @@ pub fn sample_variance(values: &[f64]) -> StatsResult<f64> {
         squares.add(d * d);
         deviations.add(d);
     }
-    // The second term removes the rounding error left in `centre`.
     let dev = deviations.total();
-    let ss = squares.total() - dev * dev / n as f64;
-    Ok(ss.max(0.0) / (n - 1) as f64)
+    (squares.total() - dev * dev / values.len() as f64).max(0.0)
 }
 
 /// Sample standard deviation (ddof = 1); needs n ≥ 2.

@@ -5,7 +5,7 @@
 //! Each returns an error rather than ±∞ or NaN when its scale is zero (all
 //! values equal), because a standardised difference is then undefined.
 
-use super::descriptive::{mean, NeumaierSum};
+use super::descriptive::{mean, sum_squares};
 use super::{check_finite, StatsError, StatsResult};
 
 /// Cohen's d with the pooled standard deviation (Cohen 1988, eq. 2.5.2):
@@ -24,20 +24,6 @@ pub fn cohens_d(x: &[f64], y: &[f64]) -> StatsResult<f64> {
         return Err(StatsError::Invalid("pooled standard deviation is zero"));
     }
     Ok((mx - my) / pooled.sqrt())
-}
-
-/// Σ(v − centre)², with the rounding of `centre` removed as in
-/// `descriptive::sample_variance`.
-fn sum_squares(values: &[f64], centre: f64) -> f64 {
-    let mut squares = NeumaierSum::new();
-    let mut deviations = NeumaierSum::new();
-    for &v in values {
-        let d = v - centre;
-        squares.add(d * d);
-        deviations.add(d);
-    }
-    let dev = deviations.total();
-    (squares.total() - dev * dev / values.len() as f64).max(0.0)
 }
 
 /// Cliff's delta (Cliff 1993): δ = (#{xᵢ > yⱼ} − #{xᵢ < yⱼ})/(nₓnᵧ), ties
