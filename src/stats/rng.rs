@@ -125,9 +125,77 @@ impl Rng {
     }
 }
 
+/// Uniform indices for resampling, drawn two from each 64-bit output: Lemire's
+/// multiply-and-reject method on 32-bit halves, exact (no modulo bias) like
+/// [`Rng::below`] and half as many generator steps — the draw is the inner loop of
+/// every bootstrap. Indices of `n` beyond 2^32 fall back to [`Rng::below`].
+pub struct Indices<'a> {
+    rng: &'a mut Rng,
+    spare: u32,
+    has_spare: bool,
+}
+
+impl<'a> Indices<'a> {
+    pub fn new(rng: &'a mut Rng) -> Self {
+        Self {
+            rng,
+            spare: 0,
+            has_spare: false,
+        }
+    }
+
+    fn next_u32(&mut self) -> u32 {
+        if self.has_spare {
+            self.has_spare = false;
+            return self.spare;
+        }
+        let x = self.rng.next_u64();
+        self.spare = (x >> 32) as u32;
+        self.has_spare = true;
+        x as u32
+    }
+
+    /// Uniform index in `[0, n)`; 0 when `n == 0`.
+    pub fn below(&mut self, n: usize) -> usize {
+        let Ok(n32) = u32::try_from(n) else {
+            return self.rng.below(n as u64) as usize;
+        };
+        if n32 == 0 {
+            return 0;
+        }
+        let mut product = u64::from(self.next_u32()) * u64::from(n32);
+        let mut low = product as u32;
+        if low < n32 {
+            let threshold = n32.wrapping_neg() % n32;
+            while low < threshold {
+                product = u64::from(self.next_u32()) * u64::from(n32);
+                low = product as u32;
+            }
+        }
+        (product >> 32) as usize
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn indices_are_uniform_and_in_range() {
+        let mut rng = Rng::new(3);
+        let mut draws = Indices::new(&mut rng);
+        let mut counts = [0u32; 7];
+        for _ in 0..70_000 {
+            counts[draws.below(7)] += 1;
+        }
+        // Each cell expects 10,000 (sd ≈ 93): within 5 sd.
+        assert!(
+            counts.iter().all(|&c| (c as i64 - 10_000).abs() < 465),
+            "{counts:?}"
+        );
+        assert_eq!(draws.below(0), 0);
+        assert_eq!(draws.below(1), 0);
+    }
 
     #[test]
     fn splitmix64_matches_reference_outputs() {
