@@ -96,6 +96,27 @@ pub struct Summary {
     pub n_insufficient: usize,
 }
 
+impl Summary {
+    /// The summary of a set of findings: `breach` when any finding breaches.
+    pub fn of(findings: &[Finding], n_probes: usize, n_low_mass: usize, mean_mass: f64) -> Summary {
+        let count = |v: Verdict| findings.iter().filter(|f| f.verdict == v).count();
+        let n_breaches = count(Verdict::Breach);
+        Summary {
+            verdict: if n_breaches > 0 {
+                Verdict::Breach
+            } else {
+                Verdict::Pass
+            },
+            n_probes,
+            n_low_mass,
+            mean_mass,
+            n_findings: findings.len(),
+            n_breaches,
+            n_insufficient: count(Verdict::InsufficientData),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProbeSetSummary {

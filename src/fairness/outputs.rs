@@ -183,10 +183,6 @@ pub fn to_results(
         thresholds,
         findings.iter().filter(|f| f.p_value.is_some()).count(),
     );
-    let n_breaches = findings
-        .iter()
-        .filter(|f| f.verdict == Verdict::Breach)
-        .count();
     let mut fairness = serde_json::to_value(report).expect("the report serialises");
     fairness["ll144_summary"] = serde_json::to_value(summary).expect("json");
     Results {
@@ -206,22 +202,7 @@ pub fn to_results(
             rule: thresholds.rule.as_str().into(),
             correction: "holm".into(),
         },
-        summary: Summary {
-            verdict: if n_breaches > 0 {
-                Verdict::Breach
-            } else {
-                Verdict::Pass
-            },
-            n_probes: report.rows_used as usize,
-            n_low_mass: 0,
-            mean_mass: 0.0,
-            n_findings: findings.len(),
-            n_breaches,
-            n_insufficient: findings
-                .iter()
-                .filter(|f| f.verdict == Verdict::InsufficientData)
-                .count(),
-        },
+        summary: Summary::of(&findings, report.rows_used as usize, 0, 0.0),
         probe_sets: Vec::new(),
         axes,
         groups,

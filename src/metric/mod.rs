@@ -307,30 +307,12 @@ pub fn analyse(
         .filter(|r| r.mass < scoring.min_mass)
         .count();
     let masses: Vec<f64> = responses.iter().map(|r| r.mass).collect();
-    let n_breaches = findings
-        .iter()
-        .filter(|f| f.verdict == Verdict::Breach)
-        .count();
-    let summary = Summary {
-        verdict: if n_breaches > 0 {
-            Verdict::Breach
-        } else {
-            Verdict::Pass
-        },
-        n_probes: responses.len(),
-        n_low_mass,
-        mean_mass: if masses.is_empty() {
-            0.0
-        } else {
-            stats::mean(&masses)?
-        },
-        n_findings: findings.len(),
-        n_breaches,
-        n_insufficient: findings
-            .iter()
-            .filter(|f| f.verdict == Verdict::InsufficientData)
-            .count(),
+    let mean_mass = if masses.is_empty() {
+        0.0
+    } else {
+        stats::mean(&masses)?
     };
+    let summary = Summary::of(&findings, responses.len(), n_low_mass, mean_mass);
     Ok(Analysis {
         axes,
         groups,
