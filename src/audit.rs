@@ -6,8 +6,8 @@ use crate::backend::{gguf, Backend, BackendError, GgufModel, KnownModel};
 use crate::probe::{ProbeError, ProbeSet, Selection};
 use crate::provenance::{self, FileRole, Manifest, ProvenanceError, ToolIdentity};
 use crate::results::{
-    AuditIdentity, ModelIdentity, ProbeSetSummary, Results, ThresholdSummary, RESULTS_FILE,
-    RESULTS_SCHEMA,
+    AuditIdentity, ModelIdentity, ProbeSetSummary, Results, Summary, ThresholdSummary,
+    RESULTS_FILE, RESULTS_SCHEMA,
 };
 use crate::run::{self, PromptStyle, RunError, RESPONSES_FILE};
 use crate::spec::{AuditSpec, ModelKind, Precision, SpecError};
@@ -164,6 +164,10 @@ pub fn open_backend(
             }
             Ok(Backend::Gguf(Box::new(m)))
         }
+        ModelKind::Replay => Err(BackendError::Unsupported {
+            file: model.path.clone(),
+            message: "a replayed recording is not a model to load; the audit replays it".into(),
+        }),
     }
 }
 
@@ -251,29 +255,93 @@ pub fn run_audit(
         .into());
     }
 
-    let model = resolve_model(&spec, progress)?;
     let precision = spec.raw.model.precision;
-    let marker = Marker {
-        audit_name: spec.raw.audit.name.clone(),
-        model_sha256: model.sha256.clone(),
-        precision: precision.as_str().into(),
-    };
-    prepare_out_dir(&out_dir, &marker, options.force)?;
-    progress.message(&format!(
-        "loading {} ({} weights)",
-        model.path.display(),
-        precision.as_str()
-    ));
-    let mut backend = open_backend(&model, spec.raw.model.kind, precision)?;
+    let (model, info, responses, missing, precision_name) = if spec.raw.model.kind
+        == ModelKind::Replay
+    {
+        let path = spec
+            .model_path
+            .clone()
+            .expect("validated: a replay has a path");
+        let sha256 = crate::backend::known::sha256_file(&path)?;
+        let marker = Marker {
+            audit_name: spec.raw.audit.name.clone(),
+            model_sha256: sha256.clone(),
+            precision: "replay".into(),
+        };
+        prepare_out_dir(&out_dir, &marker, options.force)?;
+        progress.message(&format!("replaying {}", path.display()));
+        let replayed = run::replay_probes(&path, &probes)?;
+        if !replayed.missing.is_empty() {
+            progress.message(&format!(
+                "{} of {} probes have no recorded response (first: {}); they are reported as missing, not scored",
+                replayed.missing.len(),
+                probes.len(),
+                replayed.missing[0]
+            ));
+        }
+        let responses_path = out_dir.join(RESPONSES_FILE);
+        provenance::write_atomic(&responses_path, &run::to_jsonl(&replayed.responses))
+            .map_err(|e| ProvenanceError::io(&responses_path, e))?;
+        let size_bytes = std::fs::metadata(&path)
+            .map_err(|e| ProvenanceError::io(&path, e))?
+            .len();
+        let info = crate::backend::ModelInfo {
+            name: spec.raw.model.label.clone().unwrap_or_else(|| {
+                format!(
+                    "replay of {}",
+                    path.file_name().unwrap_or_default().to_string_lossy()
+                )
+            }),
+            architecture: "replay".into(),
+            parameters: 0,
+            quantisation: "not applicable (replayed responses)".into(),
+            vocab_size: 0,
+            context_length: None,
+            sha256: sha256.clone(),
+            size_bytes,
+            licence: None,
+            upstream: None,
+            has_chat_template: false,
+        };
+        let model = ResolvedModel {
+            path,
+            sha256,
+            known: None,
+        };
+        (
+            model,
+            info,
+            replayed.responses,
+            replayed.missing.len(),
+            "replay",
+        )
+    } else {
+        let model = resolve_model(&spec, progress)?;
+        let marker = Marker {
+            audit_name: spec.raw.audit.name.clone(),
+            model_sha256: model.sha256.clone(),
+            precision: precision.as_str().into(),
+        };
+        prepare_out_dir(&out_dir, &marker, options.force)?;
+        progress.message(&format!(
+            "loading {} ({} weights)",
+            model.path.display(),
+            precision.as_str()
+        ));
+        let mut backend = open_backend(&model, spec.raw.model.kind, precision)?;
 
-    progress.start(probes.len());
-    let style = PromptStyle {
-        chat: spec.raw.scoring.chat,
+        progress.start(probes.len());
+        let style = PromptStyle {
+            chat: spec.raw.scoring.chat,
+        };
+        let responses = run::run_probes(&mut backend, &probes, &answers, &style, &out_dir, |n| {
+            progress.advance(n)
+        })?;
+        progress.finish();
+        let info = backend.info().clone();
+        (model, info, responses, 0, precision.as_str())
     };
-    let responses = run::run_probes(&mut backend, &probes, &answers, &style, &out_dir, |n| {
-        progress.advance(n)
-    })?;
-    progress.finish();
 
     let set_refs: Vec<(&ProbeSet, Vec<crate::probe::Variant>)> =
         sets.iter().map(|(s, v)| (s, v.clone())).collect();
@@ -284,7 +352,7 @@ pub fn run_audit(
         &spec.raw.thresholds,
         seed,
     )?;
-    let info = backend.info().clone();
+    let examples = metric::examples(&responses, &analysis.findings);
     let results = Results {
         schema: RESULTS_SCHEMA.to_string(),
         audit: AuditIdentity {
@@ -300,7 +368,7 @@ pub fn run_audit(
             architecture: info.architecture.clone(),
             parameters: info.parameters,
             quantisation: info.quantisation.clone(),
-            precision: precision.as_str().to_string(),
+            precision: precision_name.to_string(),
             vocab_size: info.vocab_size,
             sha256: info.sha256.clone(),
             licence: info.licence.clone(),
@@ -311,7 +379,10 @@ pub fn run_audit(
             rule: spec.raw.thresholds.rule.as_str().to_string(),
             correction: "holm".to_string(),
         },
-        summary: analysis.summary,
+        summary: Summary {
+            n_missing: missing,
+            ..analysis.summary
+        },
         probe_sets: sets
             .iter()
             .map(|(set, variants)| {
@@ -337,6 +408,7 @@ pub fn run_audit(
         axes: analysis.axes,
         groups: analysis.groups,
         findings: analysis.findings,
+        examples,
         fairness: None,
     };
     let results_path = out_dir.join(RESULTS_FILE);
@@ -372,7 +444,7 @@ pub fn run_audit(
             version: env!("CARGO_PKG_VERSION").into(),
         },
         seed,
-        precision: Some(precision.as_str().to_string()),
+        precision: Some(precision_name.to_string()),
         model: Some(info),
         parameters: serde_json::json!({
             "scoring": spec.raw.scoring,
@@ -381,6 +453,7 @@ pub fn run_audit(
             "probes": spec.raw.probes,
         }),
         training_data: serde_json::to_value(&spec.raw.training_data).expect("json"),
+        training_summary: serde_json::to_value(&spec.raw.training_summary).expect("json"),
         files,
     }
     .write(&out_dir)?;

@@ -25,6 +25,10 @@ pub struct Results {
     pub axes: Vec<AxisSummary>,
     pub groups: Vec<GroupLevel>,
     pub findings: Vec<Finding>,
+    /// For each finding, the prompts of one scenario (the one with the widest gap)
+    /// for the group and its reference, with their scores: what a reader checks.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub examples: Vec<Example>,
     /// A decision-table audit's full figures (`probity fairness`): Fairlearn, AIF360
     /// and Aequitas disparities with tests, and the NYC LL144 table.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -94,6 +98,13 @@ pub struct Summary {
     pub n_findings: usize,
     pub n_breaches: usize,
     pub n_insufficient: usize,
+    /// Probes a replayed recording did not answer: reported, never invented.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub n_missing: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl Summary {
@@ -113,6 +124,7 @@ impl Summary {
             n_findings: findings.len(),
             n_breaches,
             n_insufficient: count(Verdict::InsufficientData),
+            n_missing: 0,
         }
     }
 }
@@ -192,6 +204,27 @@ pub struct Finding {
     pub threshold: f64,
     pub rule: String,
     pub verdict: Verdict,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Example {
+    pub probe_set: String,
+    pub variant: String,
+    pub axis: String,
+    pub group: String,
+    pub reference: String,
+    pub scenario: String,
+    /// The group's and the reference's mean p(yes) in this scenario.
+    pub gap: f64,
+    pub prompt: String,
+    pub p_yes: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
+    pub reference_prompt: String,
+    pub reference_p_yes: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference_output: Option<String>,
 }
 
 impl Results {

@@ -74,9 +74,25 @@ fn dispatch(command: Command) -> Result<Status, CliError> {
         }
         Command::Probes(cmd) => probes_command(cmd),
         Command::Model(cmd) => model_command(cmd),
-        Command::Report { dir } => {
-            let path = report::rerender(&dir)?;
-            println!("report: {}", path.display());
+        Command::Report {
+            dir,
+            mut formats,
+            output,
+        } => {
+            if formats.is_empty() {
+                formats.push(report::Format::Html);
+            }
+            if output.is_some() && formats.len() > 1 {
+                return Err(bad_input(anyhow::anyhow!(
+                    "-o/--output takes one --format; give several formats without -o to write each to its default file"
+                )));
+            }
+            for format in formats {
+                let to = report::render_dir(&dir, format, output.as_deref())?;
+                if to != "standard output" {
+                    println!("report: {to}");
+                }
+            }
             Ok(Status::Ok)
         }
         Command::Verify { dir } => verify_command(&dir),

@@ -56,11 +56,19 @@ pub enum Command {
         after_help = "Examples:\n  probity fairness --data decisions.csv --group sex --group race --prediction hired --label qualified\n  probity fairness --data scores.csv --group sex --group race --score score --json\n  probity fairness --data decisions.csv --group sex --prediction hired --reference M --out out/hiring"
     )]
     Fairness(FairnessArgs),
-    /// Re-render DIR/report.html from DIR/results.json and DIR/manifest.json.
-    #[command(after_help = "Example:\n  probity report out/quickstart")]
+    /// Render a report of DIR from DIR/results.json and DIR/manifest.json alone.
+    #[command(
+        after_help = "Formats and default files:\n  html        DIR/report.html    self-contained transparency report\n  md          DIR/report.md      summary for a pull-request comment or CI job summary\n  junit       DIR/junit.xml      a test case per finding and threshold gate\n  model-card  DIR/model-card.md  Hugging Face model card with model-index results\n  cyclonedx   DIR/bom.cdx.json   CycloneDX 1.6 ML-BOM\n\nExamples:\n  probity report out/quickstart\n  probity report out/quickstart --format md -o - >> \"$GITHUB_STEP_SUMMARY\"\n  probity report out/quickstart --format junit --format cyclonedx"
+    )]
     Report {
         /// An audit's out dir.
         dir: PathBuf,
+        /// Formats to render (repeatable); default html.
+        #[arg(long = "format", value_enum)]
+        formats: Vec<crate::report::Format>,
+        /// Write to this file instead (`-` for standard output); one format only.
+        #[arg(short = 'o', long = "output")]
+        output: Option<PathBuf>,
     },
     /// Re-hash every file DIR/manifest.json lists; exit 1 naming each changed or missing file.
     #[command(after_help = "Example:\n  probity verify out/quickstart")]

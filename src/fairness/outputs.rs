@@ -207,6 +207,7 @@ pub fn to_results(
         axes,
         groups,
         findings,
+        examples: Vec::new(),
         fairness: Some(fairness),
     }
 }
@@ -236,6 +237,7 @@ pub fn write(
         model: None,
         parameters,
         training_data: serde_json::Value::Array(Vec::new()),
+        training_summary: serde_json::Value::Null,
         files: vec![
             provenance::entry(FileRole::Data, data, out_dir)?,
             provenance::entry(FileRole::Output, &results_path, out_dir)?,

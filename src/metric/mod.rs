@@ -11,8 +11,10 @@
 //! identity, so a comparison's figures do not depend on what else the audit holds.
 
 mod error;
+mod examples;
 
 pub use error::MetricError;
+pub use examples::examples;
 
 use crate::probe::{ProbeSet, Variant};
 use crate::results::{AxisSummary, Finding, GroupLevel, Summary, Verdict};

@@ -109,6 +109,9 @@ pub struct Manifest {
     pub parameters: serde_json::Value,
     /// The spec's training-data documentation, carried for the report.
     pub training_data: serde_json::Value,
+    /// The spec's `[training_summary]` (EU AI Act template sections 1 and 3).
+    #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
+    pub training_summary: serde_json::Value,
     pub files: Vec<FileEntry>,
 }
 

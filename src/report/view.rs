@@ -5,6 +5,7 @@
 use crate::provenance::Manifest;
 use crate::results::{Finding, Results, Verdict};
 use serde::Serialize;
+use std::collections::HashMap;
 
 const NOT_DOCUMENTED: &str = "not documented";
 
@@ -16,12 +17,54 @@ pub struct ReportView<'a> {
     verdict: &'static str,
     worst: Vec<FindingRow>,
     tables: Vec<AxisTable>,
-    training: Vec<SourceView>,
+    training: Vec<CategoryView>,
+    n_sources: usize,
+    summary_general: Vec<Field>,
+    summary_processing: Vec<Field>,
     undocumented_fields: usize,
     intended_use: String,
     out_of_scope: String,
     description: String,
+    ethics: Vec<Field>,
+    limitations: Vec<String>,
+    heat_maps: Vec<HeatMap>,
+    command: String,
     parameters_millions: String,
+}
+
+/// A prompt pair shown behind a disclosure element.
+#[derive(Serialize)]
+struct ExampleView {
+    probe_set: String,
+    variant: String,
+    axis: String,
+    label: String,
+    reference: String,
+    scenario: String,
+    gap: String,
+    prompt: String,
+    p_yes: String,
+    output: Option<String>,
+    reference_prompt: String,
+    reference_p_yes: String,
+    reference_output: Option<String>,
+}
+
+/// Selection rates of a two-column intersection as a grid of shaded cells.
+#[derive(Serialize)]
+struct HeatMap {
+    title: String,
+    rows: Vec<String>,
+    columns: Vec<String>,
+    /// Row-major: (text, fill colour, text colour) per cell; empty text for no data.
+    cells: Vec<Vec<HeatCell>>,
+}
+
+#[derive(Serialize)]
+struct HeatCell {
+    text: String,
+    fill: String,
+    ink: &'static str,
 }
 
 #[derive(Serialize)]
@@ -67,6 +110,8 @@ struct AxisTable {
     x_threshold_low: f64,
     x_threshold_high: f64,
     plot_height: usize,
+    /// Example prompts of this axis's findings.
+    examples: Vec<ExampleView>,
 }
 
 #[derive(Serialize)]
@@ -77,20 +122,270 @@ struct Field {
 }
 
 #[derive(Serialize)]
+struct CategoryView {
+    heading: &'static str,
+    sources: Vec<SourceView>,
+}
+
+#[derive(Serialize)]
 struct SourceView {
     name: String,
     kind: String,
     fields: Vec<Field>,
 }
 
+/// The ethical considerations a report addresses, from the spec's
+/// `[audit.ethical_considerations]`.
+pub const ETHICS_FIELDS: &[(&str, &str)] = &[
+    ("bias", "Bias"),
+    ("intellectual_property", "Intellectual property"),
+    ("misinformation", "Misinformation"),
+    ("transparency", "Transparency"),
+    ("mitigation", "Mitigation"),
+];
+
+/// The limits of this audit: what probity knows from the results, then the spec's.
+pub fn limitations(results: &Results, stated: Option<String>) -> Vec<String> {
+    let mut out = Vec::new();
+    if results.model.is_some() {
+        let n_scenarios: usize = results.probe_sets.iter().map(|p| p.n_scenarios).sum();
+        out.push(format!(
+            "Probe coverage: {} probes in {} scenarios of {} probe set(s), written in English by the probity authors; they sample decisions, they do not exhaust them.",
+            results.summary.n_probes,
+            n_scenarios,
+            results.probe_sets.len()
+        ));
+        let mdes: Vec<f64> = results
+            .axes
+            .iter()
+            .filter_map(|a| a.min_detectable_gap)
+            .collect();
+        if let Some(worst) = mdes.iter().copied().reduce(f64::max) {
+            out.push(format!(
+                "Sensitivity: a gap smaller than the minimum detectable gap of its axis (up to {worst:.3} in p(yes) here) may exist and go unseen."
+            ));
+        }
+        out.push("Noise baseline: no paraphrase baseline (the same template reworded, no group changed) is part of this audit, so part of a small gap may be noise from wording.".into());
+        out.push(format!(
+            "Unanswered probes: {} of {} probes put less than {} of their probability on the answers; they stay in the averages and are counted per group.",
+            results.summary.n_low_mass, results.summary.n_probes, results.audit.min_mass
+        ));
+        out.push("Names are imperfect proxies: they signal perceived gender or race/ethnicity in a US context, and may also signal class or age.".into());
+        out.push("The audit measures the model's stated preference on a yes/no question, not its behaviour in a deployed product.".into());
+    } else {
+        out.push("The table shows decisions as recorded; it cannot tell why a decision was made, nor whether the true-outcome labels are themselves biased.".into());
+    }
+    let flagged = results.groups.iter().filter(|g| g.flag.is_some()).count();
+    out.push(format!(
+        "Small groups: {} group level(s) flagged for too little data; {} comparison(s) not tested for the same reason.",
+        flagged, results.summary.n_insufficient
+    ));
+    out.extend(stated.filter(|s| !s.trim().is_empty()));
+    out
+}
+
+/// The command that re-runs the audit, from what the manifest recorded.
+pub fn command(manifest: &Manifest) -> String {
+    use crate::provenance::FileRole;
+    let file = |role: FileRole| {
+        manifest
+            .files
+            .iter()
+            .find(|f| f.role == role)
+            .map(|f| f.path.clone())
+    };
+    if let Some(spec) = file(FileRole::Spec) {
+        format!("probity audit {spec} --seed {}", manifest.seed)
+    } else if let Some(data) = file(FileRole::Data) {
+        let p = &manifest.parameters;
+        let mut cmd = format!("probity fairness --data {data}");
+        let strings = |key: &str| -> Vec<String> {
+            match p.get(key) {
+                Some(serde_json::Value::Array(v)) => v
+                    .iter()
+                    .filter_map(|x| x.as_str().map(str::to_string))
+                    .collect(),
+                Some(serde_json::Value::String(s)) => vec![s.clone()],
+                _ => Vec::new(),
+            }
+        };
+        for g in strings("groups") {
+            cmd.push_str(&format!(" --group {g}"));
+        }
+        for key in ["prediction", "score", "label", "reference"] {
+            for v in strings(key) {
+                cmd.push_str(&format!(" --{key} {v}"));
+            }
+        }
+        if let Some(t) = p.get("threshold").and_then(|t| t.as_f64()) {
+            cmd.push_str(&format!(" --threshold {t}"));
+        }
+        if let Some(n) = p.get("n_boot").and_then(|t| t.as_u64()) {
+            cmd.push_str(&format!(" --n-boot {n}"));
+        }
+        cmd.push_str(&format!(" --seed {} --out DIR", manifest.seed));
+        cmd
+    } else {
+        "not recorded".into()
+    }
+}
+
+/// Heat maps of the selection rate for every two-column intersection of a
+/// decision table (model audits have no intersections yet).
+fn heat_maps(results: &Results) -> Vec<HeatMap> {
+    let Some(groupings) = results
+        .fairness
+        .as_ref()
+        .and_then(|f| f.get("groupings"))
+        .and_then(|g| g.as_array())
+    else {
+        return Vec::new();
+    };
+    let mut maps = Vec::new();
+    for grouping in groupings {
+        let columns: Vec<String> = grouping
+            .get("columns")
+            .and_then(|c| c.as_array())
+            .map(|c| {
+                c.iter()
+                    .filter_map(|x| x.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if columns.len() != 2 {
+            continue;
+        }
+        let mut cells: std::collections::BTreeMap<(String, String), (f64, u64)> =
+            Default::default();
+        for g in grouping
+            .get("groups")
+            .and_then(|g| g.as_array())
+            .into_iter()
+            .flatten()
+        {
+            let names: Vec<String> = g
+                .get("group")
+                .and_then(|x| x.as_array())
+                .map(|x| {
+                    x.iter()
+                        .filter_map(|v| v.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let rate = g
+                .get("selection_rate")
+                .and_then(|r| r.get("value"))
+                .and_then(|v| v.as_f64());
+            let n = g.get("n").and_then(|n| n.as_u64()).unwrap_or(0);
+            if let ([a, b], Some(rate)) = (names.as_slice(), rate) {
+                cells.insert((a.clone(), b.clone()), (rate, n));
+            }
+        }
+        let mut row_names: Vec<String> = cells.keys().map(|k| k.0.clone()).collect();
+        let mut col_names: Vec<String> = cells.keys().map(|k| k.1.clone()).collect();
+        row_names.dedup();
+        col_names.sort();
+        col_names.dedup();
+        let grid = row_names
+            .iter()
+            .map(|r| {
+                col_names
+                    .iter()
+                    .map(|c| match cells.get(&(r.clone(), c.clone())) {
+                        Some(&(rate, n)) => {
+                            // Light to dark blue with the rate; ink flips for contrast.
+                            let shade = (245.0 - 180.0 * rate.clamp(0.0, 1.0)).round() as u8;
+                            HeatCell {
+                                text: format!("{rate:.3} (n = {n})"),
+                                fill: format!("rgb({shade},{},{})", shade.saturating_add(5), 255),
+                                ink: if rate > 0.6 { "#ffffff" } else { "#1b1f24" },
+                            }
+                        }
+                        None => HeatCell {
+                            text: "no data".into(),
+                            fill: "#ffffff".into(),
+                            ink: "#57606a",
+                        },
+                    })
+                    .collect()
+            })
+            .collect();
+        maps.push(HeatMap {
+            title: format!("Selection rate by {} × {}", columns[0], columns[1]),
+            rows: row_names,
+            columns: col_names,
+            cells: grid,
+        });
+    }
+    maps
+}
+
 const PLOT_LEFT: f64 = 10.0;
 const PLOT_WIDTH: f64 = 280.0;
 
-fn fmt(x: f64, digits: usize) -> String {
+/// Groups' display labels (their lexicon labels), indexed once so that a report
+/// of many findings looks each up in constant time.
+pub struct Labels<'a> {
+    by_group: HashMap<(&'a str, &'a str, &'a str), &'a str>,
+}
+
+impl<'a> Labels<'a> {
+    pub fn new(results: &'a Results) -> Labels<'a> {
+        let mut by_group = HashMap::new();
+        for g in &results.groups {
+            by_group
+                .entry((g.probe_set.as_str(), g.axis.as_str(), g.group.as_str()))
+                .or_insert(g.label.as_str());
+        }
+        Labels { by_group }
+    }
+
+    /// The label of `group`, or its id when it has none.
+    pub fn of(&self, probe_set: &str, axis: &str, group: &str) -> String {
+        self.by_group
+            .get(&(probe_set, axis, group))
+            .map_or_else(|| group.to_string(), |l| l.to_string())
+    }
+}
+
+/// Findings worst first: breaches, then by the size of the gap; findings with too
+/// few scenarios to test are left out.
+pub fn ranked_findings(results: &Results) -> Vec<&Finding> {
+    let mut ranked: Vec<&Finding> = results
+        .findings
+        .iter()
+        .filter(|f| f.verdict != Verdict::InsufficientData)
+        .collect();
+    ranked.sort_by(|a, b| {
+        (b.verdict == Verdict::Breach)
+            .cmp(&(a.verdict == Verdict::Breach))
+            .then(b.estimate.abs().total_cmp(&a.estimate.abs()))
+    });
+    ranked
+}
+
+/// A finding's interval as `[low, high]` with signs, or a dash.
+pub fn interval_text(f: &Finding) -> String {
+    match (f.ci_low, f.ci_high) {
+        (Some(l), Some(h)) => format!("[{l:+.3}, {h:+.3}]"),
+        _ => "—".into(),
+    }
+}
+
+/// What the gated measure is, in words.
+pub fn gap_measure(results: &Results) -> &'static str {
+    if results.model.is_some() {
+        "gap in p(yes)"
+    } else {
+        "gap in selection rate"
+    }
+}
+
+pub fn fmt(x: f64, digits: usize) -> String {
     format!("{x:.digits$}")
 }
 
-fn fmt_p(p: Option<f64>) -> String {
+pub fn fmt_p(p: Option<f64>) -> String {
     match p {
         None => "—".into(),
         Some(p) if p < 1e-4 => format!("{p:.1e}"),
@@ -106,14 +401,32 @@ impl<'a> ReportView<'a> {
     pub fn build(results: &'a Results, manifest: &'a Manifest) -> ReportView<'a> {
         let threshold = results.thresholds.max_abs_gap;
         // The p_norm level of `group` in the finding's probe set, variant and axis.
-        let level_of = |f: &Finding, group: &str| {
-            results.groups.iter().find(|g| {
-                g.probe_set == f.probe_set
-                    && g.variant == f.variant
-                    && g.axis == f.axis
-                    && g.group == group
-                    && g.metric == "p_norm"
+        let labels = Labels::new(results);
+        let levels: HashMap<(&str, &str, &str, &str), &crate::results::GroupLevel> = results
+            .groups
+            .iter()
+            .filter(|g| g.metric == "p_norm")
+            .map(|g| {
+                (
+                    (
+                        g.probe_set.as_str(),
+                        g.variant.as_str(),
+                        g.axis.as_str(),
+                        g.group.as_str(),
+                    ),
+                    g,
+                )
             })
+            .collect();
+        let level_of = |f: &Finding, group: &str| {
+            levels
+                .get(&(
+                    f.probe_set.as_str(),
+                    f.variant.as_str(),
+                    f.axis.as_str(),
+                    group,
+                ))
+                .copied()
         };
         let level = |f: &Finding, group: &str| -> String {
             level_of(f, group)
@@ -125,14 +438,8 @@ impl<'a> ReportView<'a> {
                 })
                 .unwrap_or_else(|| "—".into())
         };
-        let label = |f: &Finding, group: &str| -> String {
-            results
-                .groups
-                .iter()
-                .find(|g| g.probe_set == f.probe_set && g.axis == f.axis && g.group == group)
-                .map(|g| g.label.clone())
-                .unwrap_or_else(|| group.to_string())
-        };
+        let label =
+            |f: &Finding, group: &str| -> String { labels.of(&f.probe_set, &f.axis, group) };
         let low_mass = |f: &Finding| level_of(f, &f.group).map_or(0, |g| g.n_low_mass);
         let row = |f: &Finding, max: f64| FindingRow {
             variant: f.variant.clone(),
@@ -142,10 +449,7 @@ impl<'a> ReportView<'a> {
             reference: label(f, &f.reference),
             level: level(f, &f.group),
             gap: format!("{:+.3}", f.estimate),
-            interval: match (f.ci_low, f.ci_high) {
-                (Some(l), Some(h)) => format!("[{l:+.3}, {h:+.3}]"),
-                _ => "—".into(),
-            },
+            interval: interval_text(f),
             p_value: fmt_p(f.p_value),
             p_adjusted: fmt_p(f.p_adjusted),
             verdict: f.verdict.as_str(),
@@ -159,17 +463,44 @@ impl<'a> ReportView<'a> {
             has_interval: f.ci_low.is_some(),
         };
 
+        let mut examples: HashMap<(&str, &str, &str), Vec<ExampleView>> = HashMap::new();
+        for e in &results.examples {
+            let labelled = |group: &str| labels.of(&e.probe_set, &e.axis, group);
+            let view = ExampleView {
+                probe_set: e.probe_set.clone(),
+                variant: e.variant.clone(),
+                axis: e.axis.clone(),
+                label: labelled(&e.group),
+                reference: labelled(&e.reference),
+                scenario: e.scenario.clone(),
+                gap: format!("{:+.3}", e.gap),
+                prompt: e.prompt.clone(),
+                p_yes: fmt(e.p_yes, 3),
+                output: e.output.clone(),
+                reference_prompt: e.reference_prompt.clone(),
+                reference_p_yes: fmt(e.reference_p_yes, 3),
+                reference_output: e.reference_output.clone(),
+            };
+            examples
+                .entry((e.probe_set.as_str(), e.variant.as_str(), e.axis.as_str()))
+                .or_default()
+                .push(view);
+        }
+        let mut by_axis: HashMap<(&str, &str, &str), Vec<&Finding>> = HashMap::new();
+        for f in &results.findings {
+            by_axis
+                .entry((f.probe_set.as_str(), f.variant.as_str(), f.axis.as_str()))
+                .or_default()
+                .push(f);
+        }
         let mut tables = Vec::new();
         for axis in &results.axes {
-            let findings: Vec<&Finding> = results
-                .findings
-                .iter()
-                .filter(|f| {
-                    f.probe_set == axis.probe_set
-                        && f.variant == axis.variant
-                        && f.axis == axis.axis
-                })
-                .collect();
+            let key = (
+                axis.probe_set.as_str(),
+                axis.variant.as_str(),
+                axis.axis.as_str(),
+            );
+            let findings = by_axis.remove(&key).unwrap_or_default();
             let widest = findings
                 .iter()
                 .flat_map(|f| {
@@ -181,16 +512,7 @@ impl<'a> ReportView<'a> {
                 })
                 .fold(threshold * 1.5, f64::max);
             let max = (widest * 1.1).clamp(0.01, 1.0);
-            let reference_label = results
-                .groups
-                .iter()
-                .find(|g| {
-                    g.probe_set == axis.probe_set
-                        && g.axis == axis.axis
-                        && g.group == axis.reference
-                })
-                .map(|g| g.label.clone())
-                .unwrap_or_else(|| axis.reference.clone());
+            let reference_label = labels.of(&axis.probe_set, &axis.axis, &axis.reference);
             let reference_level = findings
                 .first()
                 .map(|f| level(f, &axis.reference))
@@ -215,25 +537,26 @@ impl<'a> ReportView<'a> {
                 x_zero: x_of(0.0, max),
                 x_threshold_low: x_of(-threshold.min(max), max),
                 x_threshold_high: x_of(threshold.min(max), max),
+                examples: examples.remove(&key).unwrap_or_default(),
             });
         }
 
-        let mut worst: Vec<&Finding> = results
-            .findings
-            .iter()
-            .filter(|f| f.verdict != Verdict::InsufficientData)
+        let worst = ranked_findings(results)
+            .into_iter()
+            .take(5)
+            .map(|f| row(f, 1.0))
             .collect();
-        worst.sort_by(|a, b| {
-            (b.verdict == Verdict::Breach)
-                .cmp(&(a.verdict == Verdict::Breach))
-                .then(b.estimate.abs().total_cmp(&a.estimate.abs()))
-        });
-        let worst = worst.into_iter().take(5).map(|f| row(f, 1.0)).collect();
 
-        let training = training_sources(&manifest.training_data);
+        let training = training_categories(&manifest.training_data);
+        let summary_general = doc_fields(&manifest.training_summary, SUMMARY_GENERAL);
+        let summary_processing = doc_fields(&manifest.training_summary, SUMMARY_PROCESSING);
+        let n_sources = training.iter().map(|c| c.sources.len()).sum();
         let undocumented_fields = training
             .iter()
+            .flat_map(|c| &c.sources)
             .flat_map(|s| &s.fields)
+            .chain(&summary_general)
+            .chain(&summary_processing)
             .filter(|f| !f.documented)
             .count();
         let audit = manifest.parameters.get("audit");
@@ -244,7 +567,26 @@ impl<'a> ReportView<'a> {
                 .map(str::to_string)
                 .unwrap_or_else(|| NOT_DOCUMENTED.into())
         };
+        let ethics = doc_fields(
+            audit
+                .and_then(|a| a.get("ethical_considerations"))
+                .unwrap_or(&serde_json::Value::Null),
+            ETHICS_FIELDS,
+        );
         ReportView {
+            limitations: limitations(
+                results,
+                audit
+                    .and_then(|a| a.get("limitations"))
+                    .and_then(|v| v.as_str())
+                    .map(str::to_string),
+            ),
+            heat_maps: heat_maps(results),
+            command: command(manifest),
+            ethics,
+            n_sources,
+            summary_general,
+            summary_processing,
             results,
             manifest,
             audit_id: manifest.audit_id.clone().unwrap_or_default(),
@@ -265,67 +607,118 @@ impl<'a> ReportView<'a> {
     }
 }
 
-/// Every documentation field of every source, with the empty ones marked.
-fn training_sources(value: &serde_json::Value) -> Vec<SourceView> {
-    const FIELDS: &[(&str, &str)] = &[
-        ("provider", "Provider"),
-        ("stage", "Training stage"),
-        ("licence", "Licence"),
-        ("url", "Where to find it"),
-        ("size", "Size"),
-        ("period", "Collection period"),
-        ("crawler", "Crawler"),
-        ("top_domains", "Top domains"),
-        ("tdm_opt_out", "Text-and-data-mining opt-outs"),
-        ("personal_data", "Personal data"),
-        ("notes", "Notes and sources"),
-    ];
-    let empty = Vec::new();
-    value
-        .as_array()
-        .unwrap_or(&empty)
-        .iter()
-        .map(|source| {
-            let kind = source
-                .get("kind")
-                .and_then(|v| v.as_str())
-                .unwrap_or("other")
-                .to_string();
-            let crawled = kind == "crawled";
-            let fields = FIELDS
+/// The value of a documentation field, or `None` when it is missing or empty.
+fn doc_value(value: Option<&serde_json::Value>) -> Option<String> {
+    match value {
+        Some(serde_json::Value::String(s)) if !s.trim().is_empty() => Some(s.clone()),
+        Some(serde_json::Value::Array(items)) if !items.is_empty() => Some(
+            items
                 .iter()
-                // Crawler and domains are asked only of crawled data.
-                .filter(|(key, _)| crawled || !matches!(*key, "crawler" | "top_domains"))
-                .map(|(key, name)| {
-                    let value = match source.get(*key) {
-                        Some(serde_json::Value::String(s)) if !s.trim().is_empty() => {
-                            Some(s.clone())
-                        }
-                        Some(serde_json::Value::Array(items)) if !items.is_empty() => Some(
-                            items
-                                .iter()
-                                .filter_map(|i| i.as_str())
-                                .collect::<Vec<_>>()
-                                .join(", "),
-                        ),
-                        _ => None,
-                    };
-                    Field {
-                        name,
-                        documented: value.is_some(),
-                        value: value.unwrap_or_else(|| NOT_DOCUMENTED.into()),
+                .filter_map(|i| i.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+        ),
+        _ => None,
+    }
+}
+
+/// The given fields of a documentation object, each marked documented or not.
+fn doc_fields(object: &serde_json::Value, fields: &[(&'static str, &'static str)]) -> Vec<Field> {
+    fields
+        .iter()
+        .map(|(key, name)| {
+            let value = doc_value(object.get(*key));
+            Field {
+                name,
+                documented: value.is_some(),
+                value: value.unwrap_or_else(|| NOT_DOCUMENTED.into()),
+            }
+        })
+        .collect()
+}
+
+/// Section 1 of the EU AI Act training-content summary: general information.
+pub const SUMMARY_GENERAL: &[(&str, &str)] = &[
+    ("provider", "Provider"),
+    ("model", "Model (version, models it builds on)"),
+    ("placed_on_market", "Placed on the market"),
+    ("modalities", "Modalities"),
+    ("training_data_size", "Training data size"),
+    ("content_types", "Types of content"),
+    ("languages", "Languages"),
+    ("knowledge_cutoff", "Knowledge cut-off"),
+];
+
+/// Section 3: data processing.
+pub const SUMMARY_PROCESSING: &[(&str, &str)] = &[
+    ("tdm_opt_out", "Text-and-data-mining opt-outs honoured"),
+    ("illegal_content", "Removal of illegal content"),
+    ("other_processing", "Other processing"),
+];
+
+/// Section 2's categories of sources, in the template's order: (spec kind, heading).
+pub const SOURCE_CATEGORIES: &[(&str, &str)] = &[
+    ("public_dataset", "Publicly available datasets"),
+    ("licensed", "Commercially licensed data"),
+    ("other_private", "Other private data from third parties"),
+    ("crawled", "Data crawled and scraped from online sources"),
+    ("user", "User data"),
+    ("synthetic", "Synthetic data"),
+    ("other", "Other sources"),
+];
+
+/// Per source: what it is, then the core questions of Datasheets for Datasets.
+pub const SOURCE_FIELDS: &[(&str, &str)] = &[
+    ("provider", "Provider"),
+    ("stage", "Training stage"),
+    ("url", "Where to find it"),
+    ("size", "Size"),
+    ("period", "Collection period"),
+    ("crawler", "Crawler"),
+    ("top_domains", "Top domains"),
+    ("generated_by", "Generated by"),
+    ("motivation", "Motivation"),
+    ("composition", "Composition"),
+    ("collection", "Collection"),
+    ("preprocessing", "Preprocessing"),
+    ("licence", "Licence"),
+    ("known_biases", "Known biases"),
+    ("tdm_opt_out", "Text-and-data-mining opt-outs"),
+    ("personal_data", "Personal data"),
+    ("notes", "Notes and sources"),
+];
+
+/// Every documentation field of every source, with the empty ones marked,
+/// grouped by the template's categories (every category shown, empty or not).
+fn training_categories(value: &serde_json::Value) -> Vec<CategoryView> {
+    let empty = Vec::new();
+    let sources = value.as_array().unwrap_or(&empty);
+    SOURCE_CATEGORIES
+        .iter()
+        .map(|(kind, heading)| {
+            let sources = sources
+                .iter()
+                .filter(|s| s.get("kind").and_then(|k| k.as_str()).unwrap_or("other") == *kind)
+                .map(|source| {
+                    let fields = SOURCE_FIELDS
+                        .iter()
+                        // Crawler and domains are asked only of crawled data, the
+                        // generating models only of synthetic data.
+                        .filter(|(key, _)| match *key {
+                            "crawler" | "top_domains" => *kind == "crawled",
+                            "generated_by" => *kind == "synthetic",
+                            _ => true,
+                        })
+                        .copied()
+                        .collect::<Vec<_>>();
+                    SourceView {
+                        name: doc_value(source.get("name")).unwrap_or_else(|| "(unnamed)".into()),
+                        kind: kind.replace('_', " "),
+                        fields: doc_fields(source, &fields),
                     }
                 })
                 .collect();
-            SourceView {
-                name: source
-                    .get("name")
-                    .and_then(|v| v.as_str())
-                    .unwrap_or("(unnamed)")
-                    .to_string(),
-                kind: kind.replace('_', " "),
-                fields,
-            }
+            CategoryView { heading, sources }
         })
         .collect()
 }

@@ -15,6 +15,13 @@ pub enum RunError {
     },
     #[error("internal error: {0}")]
     Internal(String),
+    /// A replayed recording that cannot be used, naming its file and line.
+    #[error("{}:{line}: {message}", file.display())]
+    Recording {
+        file: PathBuf,
+        line: usize,
+        message: String,
+    },
 }
 
 impl RunError {
@@ -30,6 +37,7 @@ impl Classify for RunError {
     fn kind(&self) -> FailureKind {
         match self {
             RunError::Backend(e) => e.kind(),
+            RunError::Recording { .. } => FailureKind::BadInput,
             _ => FailureKind::Runtime,
         }
     }

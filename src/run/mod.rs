@@ -9,8 +9,10 @@
 //! rewritten atomically in probe order, so it is byte-identical across runs.
 
 mod error;
+mod replay;
 
 pub use error::RunError;
+pub use replay::{replay_probes, Replayed};
 
 use crate::backend::{log_sum_exp, Backend};
 use crate::probe::{Answers, Probe, Variant};
@@ -45,6 +47,10 @@ pub struct Response {
     pub logit: f64,
     /// p(yes) / (p(yes) + p(no)).
     pub p_norm: f64,
+    /// Text the model produced, when the response has any (a replayed recording
+    /// from another tool); data, never markup.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
 }
 
 impl Response {
@@ -65,6 +71,7 @@ impl Response {
             mass: logp_yes.exp() + logp_no.exp(),
             logit,
             p_norm: 1.0 / (1.0 + (-logit).exp()),
+            output: None,
         }
     }
 }

@@ -42,6 +42,8 @@ pub struct SpecFile {
     pub thresholds: Thresholds,
     #[serde(default)]
     pub training_data: Vec<TrainingSource>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub training_summary: Option<TrainingSummary>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -57,6 +59,65 @@ pub struct AuditSection {
     pub intended_use: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub out_of_scope: Option<String>,
+    /// Known limits of the model or the audit, beyond those probity states itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limitations: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ethical_considerations: Option<EthicalConsiderations>,
+}
+
+/// The ethical considerations a transparency report addresses; an empty one is
+/// shown as "not documented".
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EthicalConsiderations {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bias: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intellectual_property: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub misinformation: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transparency: Option<String>,
+    /// What is done to mitigate the risks above (the ML-BOM's mitigation strategy).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mitigation: Option<String>,
+}
+
+/// The general information and data-processing parts of the EU AI Act's public
+/// summary of training content (AI Office template, July 2025): sections 1 and 3;
+/// section 2 is the list of `[[training_data]]` sources.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainingSummary {
+    /// 1.1: who placed the model on the market, and a contact.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
+    /// 1.2: the versioned model name and the models it builds on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub placed_on_market: Option<String>,
+    /// 1.3: modalities and overall size of the training data.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub modalities: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub training_data_size: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_types: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub languages: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub knowledge_cutoff: Option<String>,
+    /// 3.1: how reservations of rights (text-and-data-mining opt-outs) were honoured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tdm_opt_out: Option<String>,
+    /// 3.2: how illegal content was removed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub illegal_content: Option<String>,
+    /// 3.3: other processing worth stating (deduplication, filtering, decontamination).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub other_processing: Option<String>,
 }
 
 /// Which backend runs the model. Only in-process GGUF exists in this slice; the
@@ -65,6 +126,9 @@ pub struct AuditSection {
 #[serde(rename_all = "snake_case")]
 pub enum ModelKind {
     Gguf,
+    /// An earlier run's `responses.jsonl`, replayed instead of a model (`path`);
+    /// `label` names the model it recorded.
+    Replay,
 }
 
 /// Weight precision of an in-process model. `F32` expands quantized weights at
@@ -102,6 +166,9 @@ pub struct ModelSection {
     pub sha256: Option<String>,
     #[serde(default)]
     pub precision: Precision,
+    /// For `kind = "replay"`: the name of the model the recording came from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -245,6 +312,20 @@ pub struct TrainingSource {
     pub personal_data: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stage: Option<String>,
+    /// Synthetic data: the models that generated it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generated_by: Option<String>,
+    // The core questions of Datasheets for Datasets (Gebru et al. 2021).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub motivation: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub composition: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub collection: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preprocessing: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub known_biases: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notes: Option<String>,
 }
@@ -263,6 +344,18 @@ impl AuditSpec {
             field: field.to_string(),
             message,
         };
+        if raw.model.kind == ModelKind::Replay && raw.model.path.is_none() {
+            return Err(invalid(
+                "model.path",
+                "a replay needs `path`: the recorded responses.jsonl to replay".into(),
+            ));
+        }
+        if raw.model.kind == ModelKind::Replay && raw.model.name.is_some() {
+            return Err(invalid(
+                "model.name",
+                "a replay takes `path` (the recording) and `label` (the model it recorded), not `name`".into(),
+            ));
+        }
         match (&raw.model.name, &raw.model.path) {
             (None, None) => {
                 return Err(invalid(

@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+pub mod mini;
 pub mod tiny_gguf;
 
 use std::path::{Path, PathBuf};
