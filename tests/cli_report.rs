@@ -598,3 +598,37 @@ fn report_renders_in_a_real_browser() {
         .count();
     assert!(pages >= 2, "the PDF has {pages} page objects");
 }
+
+#[test]
+fn decision_table_heat_map_states_every_cell() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("t.csv");
+    // sex × race: F/A 1 of 4, F/B 3 of 4, M/A 2 of 4, M/B 4 of 4 selected.
+    let mut text = String::from("sex,race,hired\n");
+    for (sex, race, selected) in [("F", "A", 1), ("F", "B", 3), ("M", "A", 2), ("M", "B", 4)] {
+        for i in 0..4 {
+            text.push_str(&format!("{sex},{race},{}\n", u8::from(i < selected)));
+        }
+    }
+    write(&csv, &text);
+    let out = dir.path().join("out");
+    probity()
+        .args(["fairness", "--data", csv.to_str().unwrap()])
+        .args(["--group", "sex", "--group", "race", "--prediction", "hired"])
+        .args(["--n-boot", "99", "--out", out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    let heat = html
+        .split("<table class=\"heat\">")
+        .nth(1)
+        .expect("a heat map")
+        .split("</table>")
+        .next()
+        .unwrap();
+    // Each cell states its rate and n: readable without colour.
+    for cell in ["0.250 (n = 4)", "0.750 (n = 4)", "0.500 (n = 4)", "1.000 (n = 4)"] {
+        assert!(heat.contains(cell), "heat map lacks {cell}");
+    }
+    assert!(html.contains("Selection rate by sex × race"));
+}
