@@ -34,6 +34,9 @@ pub enum BackendError {
     Tokenize(String),
     #[error("model failed while running: {0}")]
     Inference(String),
+    /// Generation settings or a prompt that cannot be generated from.
+    #[error("generation: {0}")]
+    Generation(String),
 }
 
 impl BackendError {

@@ -240,17 +240,22 @@ impl GgufModel {
     /// `text` (raw text, special tokens parsed).
     pub fn next_token_logprobs(&mut self, text: &str) -> Result<Vec<f64>, BackendError> {
         let ids = self.tokenize(text)?;
+        Ok(log_softmax(&self.logits_after(&ids)?))
+    }
+
+    /// The logits of the token after `ids`, from one full forward pass (no cache).
+    pub fn logits_after(&self, ids: &[u32]) -> Result<Vec<f32>, BackendError> {
         if ids.is_empty() {
             return Err(BackendError::Tokenize("the prompt has no tokens".into()));
         }
         let run = || -> candle_core::Result<Vec<f32>> {
-            let (hidden, _) = self.weights.forward(std::slice::from_ref(&ids), None, 0)?;
+            let (hidden, _) = self.weights.forward(&[ids.to_vec()], None, 0)?;
             Ok(self
                 .weights
                 .logits_at(&hidden, &[(0, ids.len() - 1)])?
                 .remove(0))
         };
-        Ok(log_softmax(&run().map_err(inference)?))
+        run().map_err(inference)
     }
 
     /// Scores each continuation after each prompt (see [`super::Backend::score`]).
@@ -424,6 +429,81 @@ impl GgufModel {
                     .collect()
             })
             .collect())
+    }
+}
+
+/// Generation from a [`GgufModel`]: the prompt's keys and values are kept and
+/// extended by one position per generated token.
+pub struct GgufDecoder<'a> {
+    model: &'a GgufModel,
+    cache: Option<PrefixCache>,
+}
+
+impl GgufModel {
+    pub fn decoder(&self) -> GgufDecoder<'_> {
+        GgufDecoder {
+            model: self,
+            cache: None,
+        }
+    }
+
+    /// Generates after `text` (raw text, special tokens parsed; apply the chat
+    /// template first for a chat model).
+    pub fn generate(
+        &self,
+        text: &str,
+        config: &super::generate::GenerationConfig,
+    ) -> Result<super::generate::Generation, BackendError> {
+        let ids = self.tokenize(text)?;
+        super::generate::generate(&mut self.decoder(), &ids, config)
+    }
+}
+
+impl GgufDecoder<'_> {
+    fn run(&mut self, ids: Vec<u32>) -> Result<Vec<f32>, BackendError> {
+        let weights = &self.model.weights;
+        let (hidden, cache) = weights
+            .forward(&[ids], self.cache.as_ref(), 0)
+            .map_err(inference)?;
+        let (_, len, _) = hidden.dims3().map_err(inference)?;
+        self.cache = cache;
+        weights
+            .logits_at(&hidden, &[(0, len - 1)])
+            .map(|mut l| l.remove(0))
+            .map_err(inference)
+    }
+}
+
+impl super::generate::Decoder for GgufDecoder<'_> {
+    fn prefill(&mut self, ids: &[u32]) -> Result<Vec<f32>, BackendError> {
+        self.cache = None;
+        self.run(ids.to_vec())
+    }
+
+    fn step(&mut self, id: u32) -> Result<Vec<f32>, BackendError> {
+        if self.cache.is_none() {
+            return Err(BackendError::Generation("step before prefill".into()));
+        }
+        self.run(vec![id])
+    }
+
+    fn decode(&self, ids: &[u32]) -> String {
+        self.model.tokenizer.decode(ids)
+    }
+
+    fn end_tokens(&self) -> Vec<u32> {
+        let t = &self.model.tokenizer;
+        let mut ends: Vec<u32> = [t.eos_id, t.eot_id].into_iter().flatten().collect();
+        ends.dedup();
+        ends
+    }
+
+    fn context_length(&self) -> usize {
+        self.model
+            .info
+            .context_length
+            .map_or(usize::MAX, |c| c as usize)
+            .min(self.model.weights.max_positions())
     }
 }
 

@@ -230,6 +230,11 @@ impl Llama {
         Ok((x, cache))
     }
 
+    /// Positions the rotary tables cover.
+    pub fn max_positions(&self) -> usize {
+        self.max_positions
+    }
+
     /// Logits at the given (row, position) pairs of a forward pass's hidden states.
     pub fn logits_at(&self, hidden: &Tensor, picks: &[(usize, usize)]) -> Result<Vec<Vec<f32>>> {
         let (_, len, dim) = hidden.dims3()?;

@@ -9,6 +9,7 @@
 
 mod chat;
 mod error;
+pub mod generate;
 pub mod gguf;
 pub mod known;
 mod llama;

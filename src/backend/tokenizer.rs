@@ -29,6 +29,8 @@ pub struct GgufTokenizer {
     pub tokenizer: Tokenizer,
     pub bos_id: Option<u32>,
     pub eos_id: Option<u32>,
+    /// End of turn (`tokenizer.ggml.eot_token_id`), when the file names one.
+    pub eot_id: Option<u32>,
     pub add_bos: bool,
     pub tokens: Vec<String>,
 }
@@ -133,6 +135,7 @@ impl GgufTokenizer {
             .map_err(|e| format!("cannot add the control tokens: {e}"))?;
         let bos_id = md_u32(content, "tokenizer.ggml.bos_token_id");
         let eos_id = md_u32(content, "tokenizer.ggml.eos_token_id");
+        let eot_id = md_u32(content, "tokenizer.ggml.eot_token_id");
         let add_bos = md(content, "tokenizer.ggml.add_bos_token")
             .and_then(|v| v.to_bool().ok())
             .unwrap_or(false);
@@ -140,6 +143,7 @@ impl GgufTokenizer {
             tokenizer,
             bos_id,
             eos_id,
+            eot_id,
             add_bos,
             tokens,
         })
@@ -167,6 +171,15 @@ impl GgufTokenizer {
         self.tokenizer
             .decode(&[id], false)
             .unwrap_or_else(|_| self.tokens.get(id as usize).cloned().unwrap_or_default())
+    }
+
+    /// The text of a sequence of generated tokens, special tokens left out.
+    pub fn decode(&self, ids: &[u32]) -> String {
+        self.tokenizer.decode(ids, true).unwrap_or_else(|_| {
+            ids.iter()
+                .filter_map(|&i| self.tokens.get(i as usize).map(String::as_str))
+                .collect()
+        })
     }
 
     pub fn token_text(&self, id: Option<u32>) -> String {
