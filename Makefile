@@ -1,20 +1,24 @@
 # The two set-up commands of the README.
 #   make audit   builds probity, fetches SmolLM2 if it is not cached, runs the default audit
-#   make test    builds, fetches the model the real-model tests need, runs the test suite
+#   make test    builds, fetches the models the real-model tests need (SmolLM2 and
+#                all-MiniLM-L6-v2), runs the test suite
 SHELL := /bin/bash
 PROBITY := ./target/release/probity
 
-.PHONY: audit test build model test-deps
+.PHONY: audit test build model model-smollm2 test-deps
 
 build:
 	cargo build --release
 
-model: build
+model-smollm2: build
 	$(PROBITY) model pull smollm2-135m-instruct
+
+model: model-smollm2
+	$(PROBITY) model pull all-minilm-l6-v2
 
 # A breached threshold (exit 1) is a result, not a failure of the command: the
 # verdict and the report's path are printed either way.
-audit: model
+audit: model-smollm2
 	@$(PROBITY) audit audits/quickstart.toml --threads $$(nproc); status=$$?; \
 	if [ $$status -gt 1 ]; then exit $$status; fi
 

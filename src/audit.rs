@@ -99,17 +99,14 @@ pub fn resolve_model(
     match (&spec.raw.model.name, &spec.model_path) {
         (Some(name), _) => {
             let known = KnownModel::find(name)?;
+            // A known model that is not one model file is refused before any fetch.
+            let pinned = known.file_sha256()?.to_string();
             let path = match known.cached() {
                 Some(p) => p,
                 None => known.pull(&mut |m| progress.message(m))?,
             };
             let sha256 = crate::backend::known::sha256_file(&path)?;
-            let expected = spec
-                .raw
-                .model
-                .sha256
-                .clone()
-                .unwrap_or_else(|| known.sha256.clone());
+            let expected = spec.raw.model.sha256.clone().unwrap_or(pinned);
             if sha256 != expected {
                 return Err(BackendError::HashMismatch {
                     file: path,
@@ -124,10 +121,15 @@ pub fn resolve_model(
             })
         }
         (None, Some(path)) => {
-            if !path.is_file() {
+            let folder = spec.raw.model.kind == ModelKind::Safetensors;
+            if folder && !path.is_dir() || !folder && !path.is_file() {
                 return Err(BackendError::MissingModel(path.clone()));
             }
-            let sha256 = crate::backend::known::sha256_file(path)?;
+            let sha256 = if folder {
+                crate::backend::gguf::hf_sha256(path)?
+            } else {
+                crate::backend::known::sha256_file(path)?
+            };
             if let Some(expected) = &spec.raw.model.sha256 {
                 if &sha256 != expected {
                     return Err(BackendError::HashMismatch {
@@ -164,11 +166,154 @@ pub fn open_backend(
             }
             Ok(Backend::Gguf(Box::new(m)))
         }
+        ModelKind::Safetensors => Ok(Backend::Gguf(Box::new(GgufModel::open_hf(
+            &model.path,
+            &model.sha256,
+        )?))),
+        ModelKind::Subprocess | ModelKind::Openai => Err(BackendError::Unsupported {
+            file: model.path.clone(),
+            message: "a model command is started with `start_subprocess`, not loaded".into(),
+        }),
         ModelKind::Replay => Err(BackendError::Unsupported {
             file: model.path.clone(),
             message: "a replayed recording is not a model to load; the audit replays it".into(),
         }),
     }
+}
+
+/// The file that identifies a subprocess model: the first element of its command
+/// naming a file (relative to the spec's folder), else the program found on PATH.
+pub fn resolve_command(spec: &AuditSpec) -> Result<ResolvedModel, BackendError> {
+    let command = spec.raw.model.command.clone().unwrap_or_default();
+    let base = spec.file.parent().unwrap_or(Path::new("."));
+    let shown = command.join(" ");
+    let on_path = |program: &str| -> Option<PathBuf> {
+        std::env::var_os("PATH").and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|d| d.join(program))
+                .find(|p| p.is_file())
+        })
+    };
+    let path = command
+        .iter()
+        .skip(1)
+        .map(|arg| base.join(arg))
+        .find(|p| p.is_file())
+        .or_else(|| {
+            let program = command.first()?;
+            let local = base.join(program);
+            if program.contains('/') {
+                local.is_file().then_some(local)
+            } else {
+                on_path(program)
+            }
+        })
+        .ok_or_else(|| BackendError::Subprocess {
+            command: shown.clone(),
+            message: "neither its program nor any argument names a file to run (checked the spec's folder and PATH)".into(),
+        })?;
+    let sha256 = crate::backend::known::sha256_file(&path)?;
+    Ok(ResolvedModel {
+        path,
+        sha256,
+        known: None,
+    })
+}
+
+/// An HTTP model has no file: it is identified by the sha256 of its URL and model
+/// name (so a resumed audit talks to the same server and model).
+fn resolve_endpoint(spec: &AuditSpec) -> ResolvedModel {
+    let url = spec.raw.model.url.clone().unwrap_or_default();
+    let api_model = spec.raw.model.api_model.clone().unwrap_or_default();
+    ResolvedModel {
+        path: PathBuf::new(),
+        sha256: provenance::sha256_bytes(format!("{url}\n{api_model}").as_bytes()),
+        known: None,
+    }
+}
+
+/// Connects to the spec's OpenAI-compatible server.
+fn connect_endpoint(spec: &AuditSpec, model: &ResolvedModel) -> Result<Backend, BackendError> {
+    let m = &spec.raw.model;
+    let base = spec.file.parent().unwrap_or(Path::new("."));
+    let url = m.url.clone().unwrap_or_default();
+    let api_key = match &m.api_key_env {
+        Some(var) => Some(std::env::var(var).map_err(|_| BackendError::Endpoint {
+            url: url.clone(),
+            message: format!(
+                "`api_key_env` names the environment variable `{var}`, which is not set"
+            ),
+        })?),
+        None => None,
+    };
+    let settings = crate::backend::openai::HttpSettings {
+        base_url: url.clone(),
+        api_model: m.api_model.clone().unwrap_or_default(),
+        api_key,
+        endpoint: m.endpoint.unwrap_or_default(),
+        concurrency: m.concurrency.unwrap_or(4),
+        timeout: std::time::Duration::from_secs_f64(m.timeout_seconds.unwrap_or(120.0)),
+        max_retries: m.max_retries.unwrap_or(5),
+        top_logprobs: m.top_logprobs.unwrap_or(20),
+        max_backoff: std::time::Duration::from_secs(60),
+    };
+    let info = crate::backend::ModelInfo {
+        name: m
+            .label
+            .clone()
+            .unwrap_or_else(|| format!("{} at {url}", settings.api_model)),
+        architecture: "openai-compatible server".into(),
+        parameters: 0,
+        quantisation: "not known (a model behind a server)".into(),
+        vocab_size: 0,
+        context_length: None,
+        sha256: model.sha256.clone(),
+        size_bytes: 0,
+        licence: None,
+        upstream: None,
+        has_chat_template: m.chat_template.is_some(),
+    };
+    let template = m.chat_template.as_ref().map(|t| base.join(t));
+    let model = crate::backend::openai::OpenAiModel::connect(settings, template.as_deref(), info)?;
+    Ok(Backend::OpenAi(Box::new(model)))
+}
+
+/// Starts the spec's model command in the spec's folder.
+fn start_subprocess(spec: &AuditSpec, model: &ResolvedModel) -> Result<Backend, BackendError> {
+    let base = spec.file.parent().unwrap_or(Path::new("."));
+    let command = spec.raw.model.command.clone().unwrap_or_default();
+    let template = spec.raw.model.chat_template.as_ref().map(|t| base.join(t));
+    let size_bytes = std::fs::metadata(&model.path)
+        .map_err(|e| BackendError::io(&model.path, e))?
+        .len();
+    let info = crate::backend::ModelInfo {
+        name: spec
+            .raw
+            .model
+            .label
+            .clone()
+            .unwrap_or_else(|| command.join(" ")),
+        architecture: "subprocess".into(),
+        parameters: 0,
+        quantisation: "not known (a model behind a command)".into(),
+        vocab_size: 0,
+        context_length: None,
+        sha256: model.sha256.clone(),
+        size_bytes,
+        licence: None,
+        upstream: None,
+        has_chat_template: template.is_some(),
+    };
+    let timeout =
+        std::time::Duration::from_secs_f64(spec.raw.model.timeout_seconds.unwrap_or(120.0));
+    let model = crate::backend::subprocess::SubprocessModel::start_in(
+        &command,
+        base,
+        timeout,
+        template.as_deref(),
+        info,
+    )?;
+    Ok(Backend::Subprocess(Box::new(model)))
 }
 
 fn prepare_out_dir(dir: &Path, marker: &Marker, force: bool) -> Result<(), AuditError> {
@@ -317,19 +462,36 @@ pub fn run_audit(
             "replay",
         )
     } else {
-        let model = resolve_model(&spec, progress)?;
+        let kind = spec.raw.model.kind;
+        let model = match kind {
+            ModelKind::Subprocess => resolve_command(&spec)?,
+            ModelKind::Openai => resolve_endpoint(&spec),
+            _ => resolve_model(&spec, progress)?,
+        };
+        let precision_name = match kind {
+            ModelKind::Subprocess => "subprocess",
+            ModelKind::Openai => "server",
+            _ => precision.as_str(),
+        };
         let marker = Marker {
             audit_name: spec.raw.audit.name.clone(),
             model_sha256: model.sha256.clone(),
-            precision: precision.as_str().into(),
+            precision: precision_name.into(),
         };
         prepare_out_dir(&out_dir, &marker, options.force)?;
-        progress.message(&format!(
-            "loading {} ({} weights)",
-            model.path.display(),
-            precision.as_str()
-        ));
-        let mut backend = open_backend(&model, spec.raw.model.kind, precision)?;
+        let mut backend = if kind == ModelKind::Subprocess {
+            progress.message(&format!("starting {}", model.path.display()));
+            start_subprocess(&spec, &model)?
+        } else if kind == ModelKind::Openai {
+            connect_endpoint(&spec, &model)?
+        } else {
+            progress.message(&format!(
+                "loading {} ({} weights)",
+                model.path.display(),
+                precision.as_str()
+            ));
+            open_backend(&model, spec.raw.model.kind, precision)?
+        };
 
         progress.start(probes.len());
         let style = PromptStyle {
@@ -340,7 +502,7 @@ pub fn run_audit(
         })?;
         progress.finish();
         let info = backend.info().clone();
-        (model, info, responses, 0, precision.as_str())
+        (model, info, responses, 0, precision_name)
     };
 
     let set_refs: Vec<(&ProbeSet, Vec<crate::probe::Variant>)> =
@@ -415,10 +577,17 @@ pub fn run_audit(
     provenance::write_atomic(&results_path, &results.to_bytes())
         .map_err(|e| ProvenanceError::io(&results_path, e))?;
 
-    let mut files = vec![
-        provenance::entry(FileRole::Model, &model.path, &out_dir)?,
-        provenance::entry(FileRole::Spec, &spec.file, &out_dir)?,
-    ];
+    let mut files = Vec::new();
+    // A model behind a server has no file to list.
+    if model.path.is_dir() {
+        // A Hugging Face folder: each file probity read.
+        for f in crate::backend::gguf::hf_files(&model.path)? {
+            files.push(provenance::entry(FileRole::Model, &f, &out_dir)?);
+        }
+    } else if !model.path.as_os_str().is_empty() {
+        files.push(provenance::entry(FileRole::Model, &model.path, &out_dir)?);
+    }
+    files.push(provenance::entry(FileRole::Spec, &spec.file, &out_dir)?);
     for (set, _) in &sets {
         files.push(provenance::entry(FileRole::ProbeSet, &set.file, &out_dir)?);
         for axis in &set.axes {

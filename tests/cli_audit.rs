@@ -458,3 +458,47 @@ fn quantized_precision_is_recorded() {
     let results = read(&f.path("out/results.json"));
     assert!(results.contains("\"precision\": \"quantized\""));
 }
+
+#[test]
+fn a_hugging_face_folder_is_audited_and_listed_file_by_file() {
+    let f = Fixture::new(6);
+    let folder = common::repo().join("tests/fixtures/tiny_archs/tiny-hf-llama");
+    let text = read(&f.path("audit.toml")).replace(
+        "kind = \"gguf\"\npath = \"tiny.gguf\"",
+        &format!(
+            "kind = \"safetensors\"\npath = {:?}",
+            folder.display().to_string()
+        ),
+    );
+    write(&f.path("audit.toml"), &text);
+    let a = audit(&f, &[]);
+    let code = exit_code(&a);
+    assert!(
+        code == 0 || code == 1,
+        "exit {code}: {}",
+        String::from_utf8_lossy(&a.get_output().stderr)
+    );
+    let out = f.path("out");
+    let results: serde_json::Value =
+        serde_json::from_str(&read(&out.join("results.json"))).unwrap();
+    assert_eq!(results["model"]["architecture"], "llama");
+    assert_eq!(results["summary"]["n_probes"], 48);
+    // The manifest lists each file of the folder that was read.
+    let manifest = read(&out.join("manifest.json"));
+    for name in [
+        "config.json",
+        "tokenizer.json",
+        "model.safetensors.index.json",
+        "model-00001-of-00002.safetensors",
+        "model-00002-of-00002.safetensors",
+    ] {
+        assert!(manifest.contains(name), "manifest lacks {name}");
+    }
+    probity().arg("verify").arg(&out).assert().code(0);
+    // A folder that is not there: exit 2 naming it.
+    let text = read(&f.path("audit.toml")).replace("tiny-hf-llama", "no-such-folder");
+    write(&f.path("audit.toml"), &text);
+    audit(&f, &["--force"])
+        .code(2)
+        .stderr(contains("no-such-folder"));
+}

@@ -627,7 +627,12 @@ fn decision_table_heat_map_states_every_cell() {
         .next()
         .unwrap();
     // Each cell states its rate and n: readable without colour.
-    for cell in ["0.250 (n = 4)", "0.750 (n = 4)", "0.500 (n = 4)", "1.000 (n = 4)"] {
+    for cell in [
+        "0.250 (n = 4)",
+        "0.750 (n = 4)",
+        "0.500 (n = 4)",
+        "1.000 (n = 4)",
+    ] {
         assert!(heat.contains(cell), "heat map lacks {cell}");
     }
     assert!(html.contains("Selection rate by sex × race"));

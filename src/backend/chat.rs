@@ -29,6 +29,16 @@ impl ChatTemplate {
         })
     }
 
+    /// A template from a Jinja file (for backends whose model carries none); no
+    /// BOS or EOS text is known, so both are empty.
+    pub fn from_file(path: &std::path::Path) -> Result<ChatTemplate, super::BackendError> {
+        let source = std::fs::read_to_string(path).map_err(|e| super::BackendError::io(path, e))?;
+        ChatTemplate::new(&source, "", "").map_err(|message| super::BackendError::ChatTemplate {
+            file: path.to_path_buf(),
+            message,
+        })
+    }
+
     /// One user message, followed by the assistant's turn marker.
     pub fn user_turn(&self, user: &str) -> Result<String, String> {
         let template = self.env.get_template("chat").map_err(|e| e.to_string())?;

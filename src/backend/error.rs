@@ -30,10 +30,34 @@ pub enum BackendError {
     Unsupported { file: PathBuf, message: String },
     #[error("chat template of {}: {message}", file.display())]
     ChatTemplate { file: PathBuf, message: String },
+    /// A model file that cannot be used as it is (malformed, truncated, or not
+    /// matching the model's other files); the message names what is wrong.
+    #[error("{}: {message}", file.display())]
+    BadFile { file: PathBuf, message: String },
+    /// A known model used where another kind of model is needed.
+    #[error("model `{name}` is a {kind} model: {message}")]
+    WrongKind {
+        name: String,
+        kind: String,
+        message: String,
+    },
     #[error("tokenizer: {0}")]
     Tokenize(String),
     #[error("model failed while running: {0}")]
     Inference(String),
+    /// An HTTP endpoint that cannot serve the audit (unreachable, refusing, or
+    /// answering outside the OpenAI API).
+    #[error("{url}: {message}")]
+    Endpoint { url: String, message: String },
+    /// A server that gives no log-probabilities, which scoring needs.
+    #[error("{url}: the server gives no log-probabilities (`logprobs`/`top_logprobs` absent from its answer); probity needs them to score probes — use a server or model that returns them (vLLM, llama.cpp's server, TGI and OpenAI's completions do)")]
+    NoLogprobs { url: String },
+    /// A model command that cannot be started or is misconfigured.
+    #[error("model command `{command}`: {message}")]
+    Subprocess { command: String, message: String },
+    /// A model process that failed while the audit ran (exit 3; completed probes kept).
+    #[error("model process {0}")]
+    ModelProcess(String),
     /// Generation settings or a prompt that cannot be generated from.
     #[error("generation: {0}")]
     Generation(String),
@@ -51,7 +75,7 @@ impl BackendError {
 impl Classify for BackendError {
     fn kind(&self) -> FailureKind {
         match self {
-            BackendError::Inference(_) => FailureKind::Runtime,
+            BackendError::Inference(_) | BackendError::ModelProcess(_) => FailureKind::Runtime,
             _ => FailureKind::BadInput,
         }
     }

@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// Architectures this build can run (`general.architecture`).
-const SUPPORTED_ARCHITECTURES: &[&str] = &["llama"];
+const SUPPORTED_ARCHITECTURES: &[&str] = super::llama::ARCHITECTURES;
 
 pub struct GgufModel {
     path: PathBuf,
@@ -139,7 +139,237 @@ fn describe_content(
     })
 }
 
+/// The files of a Hugging Face model folder that probity reads, in a fixed order:
+/// config, tokenizer, tokenizer config (if any), the weight index (if any) and the
+/// safetensors files.
+pub fn hf_files(dir: &Path) -> Result<Vec<PathBuf>, BackendError> {
+    let bad = |file: PathBuf, message: String| BackendError::BadFile { file, message };
+    if !dir.is_dir() {
+        return Err(BackendError::MissingModel(dir.to_path_buf()));
+    }
+    let mut files = Vec::new();
+    for name in ["config.json", "tokenizer.json"] {
+        let f = dir.join(name);
+        if !f.is_file() {
+            return Err(bad(
+                f,
+                "missing: a Hugging Face model folder needs config.json, tokenizer.json and its weights".into(),
+            ));
+        }
+        files.push(f);
+    }
+    let tc = dir.join("tokenizer_config.json");
+    if tc.is_file() {
+        files.push(tc);
+    }
+    let index = dir.join("model.safetensors.index.json");
+    if index.is_file() {
+        let text = std::fs::read_to_string(&index).map_err(|e| BackendError::io(&index, e))?;
+        let value: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| bad(index.clone(), format!("not JSON: {e}")))?;
+        let map = value
+            .get("weight_map")
+            .and_then(|m| m.as_object())
+            .ok_or_else(|| bad(index.clone(), "no `weight_map`".into()))?;
+        let mut shards: Vec<String> = map
+            .values()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect();
+        shards.sort();
+        shards.dedup();
+        files.push(index);
+        for shard in shards {
+            let f = dir.join(&shard);
+            if !f.is_file() {
+                return Err(bad(
+                    f,
+                    "a shard named by the weight index is missing".into(),
+                ));
+            }
+            files.push(f);
+        }
+    } else {
+        let f = dir.join("model.safetensors");
+        if !f.is_file() {
+            return Err(bad(
+                f,
+                "missing: no model.safetensors and no model.safetensors.index.json".into(),
+            ));
+        }
+        files.push(f);
+    }
+    Ok(files)
+}
+
+/// One sha256 for a model folder: the sha256 of its files' names and sha256s.
+pub fn hf_sha256(dir: &Path) -> Result<String, BackendError> {
+    let mut listing = String::new();
+    for f in hf_files(dir)? {
+        let name = f
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        listing.push_str(&format!("{}  {name}\n", super::known::sha256_file(&f)?));
+    }
+    Ok(crate::provenance::sha256_bytes(listing.as_bytes()))
+}
+
 impl GgufModel {
+    /// Opens a Hugging Face llama-family folder (config.json, tokenizer.json,
+    /// safetensors weights, sharded or not, f32/f16/bf16 expanded to f32).
+    pub fn open_hf(dir: &Path, sha256: &str) -> Result<GgufModel, BackendError> {
+        let files = hf_files(dir)?;
+        let config_path = &files[0];
+        let bad = |file: &Path, message: String| BackendError::BadFile {
+            file: file.to_path_buf(),
+            message,
+        };
+        let text =
+            std::fs::read_to_string(config_path).map_err(|e| BackendError::io(config_path, e))?;
+        let config: super::llama::HfConfig = serde_json::from_str(&text)
+            .map_err(|e| bad(config_path, format!("not a usable model config: {e}")))?;
+        let family = config.model_type.clone().unwrap_or_default();
+        if !matches!(family.as_str(), "llama" | "mistral" | "qwen2") {
+            return Err(BackendError::Unsupported {
+                file: config_path.clone(),
+                message: format!(
+                    "model_type `{family}` is not supported for safetensors folders (supported: llama, mistral, qwen2)"
+                ),
+            });
+        }
+        if config.hidden_act.as_deref().is_some_and(|a| a != "silu") {
+            return Err(bad(
+                config_path,
+                format!(
+                    "hidden_act `{}` is not supported (silu)",
+                    config.hidden_act.clone().unwrap_or_default()
+                ),
+            ));
+        }
+        // Every tensor of every shard, expanded to f32, with the file it came from.
+        let mut tensors: std::collections::HashMap<String, (candle_core::Tensor, PathBuf)> =
+            Default::default();
+        let mut stored = std::collections::BTreeSet::new();
+        for f in files
+            .iter()
+            .filter(|f| f.extension().is_some_and(|e| e == "safetensors"))
+        {
+            let loaded =
+                candle_core::safetensors::load(f, &candle_core::Device::Cpu).map_err(|e| {
+                    bad(
+                        f,
+                        format!("not a readable safetensors file (truncated?): {e}"),
+                    )
+                })?;
+            for (name, t) in loaded {
+                stored.insert(format!("{:?}", t.dtype()));
+                let t = t
+                    .to_dtype(candle_core::DType::F32)
+                    .map_err(|e| bad(f, format!("tensor `{name}`: {e}")))?;
+                tensors.insert(name, (t, f.clone()));
+            }
+        }
+        let parameters: u64 = tensors.values().map(|(t, _)| t.elem_count() as u64).sum();
+        let mut get = |name: &str| -> candle_core::Result<Option<candle_core::Tensor>> {
+            Ok(tensors.get(name).map(|(t, _)| t.clone()))
+        };
+        let weights = Llama::from_hf(&config, &mut get)
+            .map_err(|e| bad(dir, format!("the weights do not match config.json: {e}")))?;
+        let id = |v: &Option<serde_json::Value>| -> Option<u32> {
+            match v {
+                Some(serde_json::Value::Number(n)) => n.as_u64().map(|x| x as u32),
+                Some(serde_json::Value::Array(a)) => {
+                    a.first().and_then(|x| x.as_u64()).map(|x| x as u32)
+                }
+                _ => None,
+            }
+        };
+        let tokenizer_path = &files[1];
+        let tokenizer = GgufTokenizer::from_tokenizer_json(
+            tokenizer_path,
+            id(&config.bos_token_id),
+            id(&config.eos_token_id),
+        )
+        .map_err(|e| bad(tokenizer_path, format!("not a usable tokenizer: {e}")))?;
+        if tokenizer.tokens.len() > config.vocab_size {
+            return Err(bad(
+                tokenizer_path,
+                format!(
+                    "the tokenizer has {} tokens but the model's vocabulary is {} (a tokenizer of another model?)",
+                    tokenizer.tokens.len(),
+                    config.vocab_size
+                ),
+            ));
+        }
+        let chat = match files.iter().find(|f| f.ends_with("tokenizer_config.json")) {
+            Some(tc) => {
+                let text = std::fs::read_to_string(tc).map_err(|e| BackendError::io(tc, e))?;
+                let value: serde_json::Value =
+                    serde_json::from_str(&text).map_err(|e| bad(tc, format!("not JSON: {e}")))?;
+                let special = |key: &str| -> String {
+                    match value.get(key) {
+                        Some(serde_json::Value::String(s)) => s.clone(),
+                        Some(v) => v
+                            .get("content")
+                            .and_then(|c| c.as_str())
+                            .unwrap_or("")
+                            .to_string(),
+                        None => String::new(),
+                    }
+                };
+                match value.get("chat_template").and_then(|t| t.as_str()) {
+                    Some(source) => Some(
+                        ChatTemplate::new(source, &special("bos_token"), &special("eos_token"))
+                            .map_err(|message| BackendError::ChatTemplate {
+                                file: tc.clone(),
+                                message,
+                            })?,
+                    ),
+                    None => None,
+                }
+            }
+            None => None,
+        };
+        let size_bytes = files
+            .iter()
+            .filter_map(|f| std::fs::metadata(f).ok())
+            .map(|m| m.len())
+            .sum();
+        let info = ModelInfo {
+            name: dir
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned(),
+            architecture: family,
+            parameters,
+            quantisation: format!(
+                "{} (safetensors, expanded to F32)",
+                stored
+                    .into_iter()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+                    .to_uppercase()
+            ),
+            vocab_size: config.vocab_size,
+            context_length: config.max_position_embeddings.map(|c| c as u64),
+            sha256: sha256.to_string(),
+            size_bytes,
+            licence: None,
+            upstream: None,
+            has_chat_template: chat.is_some(),
+        };
+        Ok(GgufModel {
+            path: dir.to_path_buf(),
+            info,
+            tokenizer,
+            chat,
+            weights,
+            precision: Precision::F32,
+        })
+    }
+
     /// Opens a GGUF model whose sha256 is already known (checked by the caller).
     pub fn open(
         path: &Path,
@@ -243,6 +473,20 @@ impl GgufModel {
         Ok(log_softmax(&self.logits_after(&ids)?))
     }
 
+    /// The logits after every position of `ids` (row i: the token after position
+    /// i), from one forward pass; for comparisons with reference engines.
+    pub fn logits_all(&self, ids: &[u32]) -> Result<Vec<Vec<f32>>, BackendError> {
+        if ids.is_empty() {
+            return Err(BackendError::Tokenize("the prompt has no tokens".into()));
+        }
+        let (hidden, _) = self
+            .weights
+            .forward(&[ids.to_vec()], None, 0)
+            .map_err(inference)?;
+        let picks: Vec<(usize, usize)> = (0..ids.len()).map(|p| (0, p)).collect();
+        self.weights.logits_at(&hidden, &picks).map_err(inference)
+    }
+
     /// The logits of the token after `ids`, from one full forward pass (no cache).
     pub fn logits_after(&self, ids: &[u32]) -> Result<Vec<f32>, BackendError> {
         if ids.is_empty() {
@@ -283,8 +527,10 @@ impl GgufModel {
         let continuation_ids: Vec<Vec<u32>> = continuations
             .iter()
             .map(|c| {
-                let ids = self.tokenizer.encode(c).map_err(BackendError::Tokenize)?;
-                let ids = strip_bos(ids, &self.tokenizer);
+                let ids = self
+                    .tokenizer
+                    .encode_continuation(c)
+                    .map_err(BackendError::Tokenize)?;
                 if ids.is_empty() {
                     Err(BackendError::Tokenize(format!(
                         "the continuation {c:?} has no tokens"
@@ -354,6 +600,7 @@ impl GgufModel {
                     text: text.clone(),
                     logprob: tokens.iter().map(|t| t.logprob).sum(),
                     tokens,
+                    censored: false,
                 });
             }
             scores.push(row);
@@ -509,14 +756,6 @@ impl super::generate::Decoder for GgufDecoder<'_> {
 
 fn inference(e: candle_core::Error) -> BackendError {
     BackendError::Inference(e.to_string())
-}
-
-fn strip_bos(ids: Vec<u32>, tokenizer: &GgufTokenizer) -> Vec<u32> {
-    if tokenizer.add_bos && ids.first().copied() == tokenizer.bos_id {
-        ids[1..].to_vec()
-    } else {
-        ids
-    }
 }
 
 fn common_prefix(sequences: &[Vec<u32>]) -> usize {

@@ -1,6 +1,7 @@
-//! Our own forward pass of the llama architecture (SmolLM2, Llama 3), on candle-core
-//! and candle-nn, because candle-transformers' quantized Llama returns only the last
-//! position's logits and scores one prompt at a time.
+//! Our own forward pass of the decoder-only transformers users run on CPUs — llama
+//! (SmolLM2, Llama 3), qwen2, qwen3, phi3, gemma2 and gemma3 — on candle-core and
+//! candle-nn, because candle-transformers' quantized models return only the last
+//! position's logits and score one prompt at a time.
 //!
 //! What it adds: a prefix computed once and shared by a batch of rows (its keys and
 //! values broadcast to every row), rows of different lengths in one forward pass, and
@@ -8,6 +9,17 @@
 //! only ever follows the real tokens of its row, so it cannot change them, and no
 //! padding mask is needed. Linear layers see `[rows × positions, features]` as one
 //! matrix, so a batch is one large matrix product rather than many small ones.
+//!
+//! The architectures differ in a handful of switches, read from the GGUF's
+//! metadata and tensors (the conventions of llama.cpp, which wrote the files):
+//! rotary style (llama rotates adjacent pairs, the others halves), query/key/value
+//! biases (qwen2), per-head query/key norms (qwen3, gemma3), fused QKV and
+//! gate‖up matrices (phi3), gemma's embedding scale √d, post-attention and
+//! post-FFN norms, tanh-GELU, soft-capped attention and logits (gemma2), sliding-
+//! window layers (gemma2 every other layer, gemma3 five of six) with their own
+//! rotary base (gemma3), and Llama 3's per-frequency rotary factors
+//! (`rope_freqs.weight`). `tests/arch_reference.rs` checks each against llama.cpp's
+//! logits on tiny random-weight files.
 
 use crate::spec::Precision;
 use candle_core::quantized::gguf_file::Content;
@@ -15,20 +27,57 @@ use candle_core::quantized::QMatMul;
 use candle_core::{DType, Device, IndexOp, Module, Result, Tensor};
 use std::sync::Arc;
 
+/// The architectures this forward pass runs (`general.architecture`).
+pub const ARCHITECTURES: &[&str] = &["llama", "qwen2", "qwen3", "phi3", "gemma2", "gemma3"];
+
+/// How query and key vectors are rotated.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Rope {
+    /// Adjacent pairs (x₂ᵢ, x₂ᵢ₊₁): llama.cpp's NORM, used for llama.
+    Pairs,
+    /// Halves (xᵢ, xᵢ₊d/2): llama.cpp's NEOX, used by the others.
+    Halves,
+}
+
+/// Query, key and value projections: separate (with optional biases) or fused.
+enum Attention {
+    Separate {
+        wq: QMatMul,
+        wk: QMatMul,
+        wv: QMatMul,
+        biases: Option<(Tensor, Tensor, Tensor)>,
+    },
+    /// One matrix whose output rows are Q ‖ K ‖ V (phi3).
+    Fused(QMatMul),
+}
+
+/// The feed-forward's gate and up projections: separate or one gate ‖ up matrix.
+enum GateUp {
+    Separate { gate: QMatMul, up: QMatMul },
+    Fused(QMatMul),
+}
+
 struct Layer {
     attn_norm: Tensor,
-    wq: QMatMul,
-    wk: QMatMul,
-    wv: QMatMul,
+    attention: Attention,
+    q_norm: Option<Tensor>,
+    k_norm: Option<Tensor>,
     wo: QMatMul,
+    post_attn_norm: Option<Tensor>,
     ffn_norm: Tensor,
-    gate: QMatMul,
-    up: QMatMul,
+    gate_up: GateUp,
     down: QMatMul,
+    post_ffn_norm: Option<Tensor>,
+    /// Keys at least this far behind a query are masked (sliding-window layers).
+    window: Option<usize>,
+    /// Index into the model's rotary tables.
+    rope_table: usize,
 }
 
 pub struct Llama {
     embed: Tensor,
+    /// Multiplies the embeddings (√d for gemma, else 1).
+    embed_scale: f64,
     layers: Vec<Layer>,
     norm: Tensor,
     output: QMatMul,
@@ -36,8 +85,14 @@ pub struct Llama {
     n_head: usize,
     n_kv_head: usize,
     head_dim: usize,
-    cos: Tensor,
-    sin: Tensor,
+    rope: Rope,
+    /// (cos, sin) per rotary configuration, `[positions, head_dim / 2]`.
+    rope_tables: Vec<(Tensor, Tensor)>,
+    attn_scale: f64,
+    attn_softcap: Option<f64>,
+    final_softcap: Option<f64>,
+    /// tanh-GELU (gemma) instead of SiLU in the feed-forward.
+    gelu: bool,
     max_positions: usize,
     device: Device,
 }
@@ -49,11 +104,148 @@ pub struct PrefixCache {
     pub len: usize,
 }
 
-fn md_u32(ct: &Content, key: &str) -> Result<usize> {
-    match ct.metadata.get(key) {
-        Some(v) => Ok(v.to_u32()? as usize),
-        None => candle_core::bail!("metadata `{key}` is missing"),
+/// The fields of a Hugging Face `config.json` the llama family needs.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct HfConfig {
+    #[serde(default)]
+    pub model_type: Option<String>,
+    pub hidden_size: usize,
+    pub intermediate_size: usize,
+    pub num_hidden_layers: usize,
+    pub num_attention_heads: usize,
+    #[serde(default)]
+    pub num_key_value_heads: Option<usize>,
+    #[serde(default)]
+    pub head_dim: Option<usize>,
+    #[serde(default)]
+    pub rms_norm_eps: Option<f64>,
+    #[serde(default)]
+    pub rope_theta: Option<f64>,
+    #[serde(default)]
+    pub rope_scaling: Option<HfRopeScaling>,
+    #[serde(default)]
+    pub max_position_embeddings: Option<usize>,
+    #[serde(default)]
+    pub tie_word_embeddings: Option<bool>,
+    pub vocab_size: usize,
+    #[serde(default)]
+    pub hidden_act: Option<String>,
+    #[serde(default)]
+    pub sliding_window: Option<usize>,
+    #[serde(default)]
+    pub use_sliding_window: Option<bool>,
+    #[serde(default)]
+    pub bos_token_id: Option<serde_json::Value>,
+    #[serde(default)]
+    pub eos_token_id: Option<serde_json::Value>,
+}
+
+/// `rope_scaling` of a Hugging Face config.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct HfRopeScaling {
+    #[serde(default)]
+    pub rope_type: Option<String>,
+    /// Older configs name the kind `type`.
+    #[serde(default, rename = "type")]
+    pub kind_old: Option<String>,
+    #[serde(default)]
+    pub factor: Option<f64>,
+    #[serde(default)]
+    pub low_freq_factor: Option<f64>,
+    #[serde(default)]
+    pub high_freq_factor: Option<f64>,
+    #[serde(default)]
+    pub original_max_position_embeddings: Option<f64>,
+}
+
+impl HfRopeScaling {
+    fn kind(&self) -> &str {
+        self.rope_type
+            .as_deref()
+            .or(self.kind_old.as_deref())
+            .unwrap_or("default")
     }
+
+    /// Llama 3's rotary scaling as per-frequency divisors (transformers'
+    /// `_compute_llama3_parameters`): long wavelengths divided by `factor`, short
+    /// ones kept, the band between interpolated.
+    fn llama3_divisors(&self, base: f32, head_dim: usize) -> Result<Vec<f32>> {
+        let (Some(factor), Some(low), Some(high), Some(old)) = (
+            self.factor,
+            self.low_freq_factor,
+            self.high_freq_factor,
+            self.original_max_position_embeddings,
+        ) else {
+            candle_core::bail!("llama3 rope_scaling needs factor, low_freq_factor, high_freq_factor and original_max_position_embeddings");
+        };
+        let (low_wavelen, high_wavelen) = (old / low, old / high);
+        Ok((0..head_dim / 2)
+            .map(|i| {
+                let freq = 1.0 / f64::from(base).powf((2 * i) as f64 / head_dim as f64);
+                let wavelen = 2.0 * std::f64::consts::PI / freq;
+                let scaled = if wavelen < high_wavelen {
+                    freq
+                } else if wavelen > low_wavelen {
+                    freq / factor
+                } else {
+                    let smooth = (old / wavelen - low) / (high - low);
+                    (1.0 - smooth) * freq / factor + smooth * freq
+                };
+                (freq / scaled) as f32
+            })
+            .collect())
+    }
+}
+
+/// Reads an architecture's metadata, `{arch}.{key}`.
+struct Meta<'a> {
+    ct: &'a Content,
+    arch: &'a str,
+}
+
+impl Meta<'_> {
+    fn get(&self, key: &str) -> Option<&candle_core::quantized::gguf_file::Value> {
+        self.ct.metadata.get(&format!("{}.{key}", self.arch))
+    }
+
+    fn usize(&self, key: &str) -> Result<usize> {
+        match self.get(key) {
+            Some(v) => Ok(v.to_u32()? as usize),
+            None => candle_core::bail!("metadata `{}.{key}` is missing", self.arch),
+        }
+    }
+
+    fn usize_or(&self, key: &str, default: usize) -> Result<usize> {
+        self.get(key)
+            .map_or(Ok(default), |v| Ok(v.to_u32()? as usize))
+    }
+
+    fn f32(&self, key: &str) -> Option<f32> {
+        self.get(key).and_then(|v| v.to_f32().ok())
+    }
+}
+
+/// cos and sin of every position's rotary angles: θᵢ(p) = p · scale · base^(−2i/d) / factorᵢ.
+fn rope_table(
+    base: f32,
+    scale: f32,
+    factors: Option<&[f32]>,
+    head_dim: usize,
+    positions: usize,
+    device: &Device,
+) -> Result<(Tensor, Tensor)> {
+    let inv_freq: Vec<f32> = (0..head_dim / 2)
+        .map(|i| {
+            let f = 1.0 / base.powf((2 * i) as f32 / head_dim as f32);
+            f * scale / factors.map_or(1.0, |fs| fs[i])
+        })
+        .collect();
+    let inv_freq = Tensor::new(inv_freq.as_slice(), device)?;
+    let p = Tensor::arange(0u32, positions as u32, device)?
+        .to_dtype(DType::F32)?
+        .reshape((positions, 1))?;
+    let angles = p.matmul(&inv_freq.reshape((1, head_dim / 2))?)?;
+    Ok((angles.cos()?, angles.sin()?))
 }
 
 impl Llama {
@@ -63,29 +255,51 @@ impl Llama {
         precision: Precision,
     ) -> Result<Llama> {
         let device = Device::Cpu;
-        let n_head = md_u32(ct, "llama.attention.head_count")?;
-        let n_kv_head = md_u32(ct, "llama.attention.head_count_kv")?;
-        let n_layer = md_u32(ct, "llama.block_count")?;
-        let dim = md_u32(ct, "llama.embedding_length")?;
-        let rope_dim = md_u32(ct, "llama.rope.dimension_count").unwrap_or(dim / n_head);
-        let max_positions = md_u32(ct, "llama.context_length").unwrap_or(4096);
-        let eps = match ct.metadata.get("llama.attention.layer_norm_rms_epsilon") {
-            Some(v) => v.to_f32()?,
-            None => 1e-5,
+        let arch = match ct.metadata.get("general.architecture") {
+            Some(v) => v.to_string()?.clone(),
+            None => candle_core::bail!("metadata `general.architecture` is missing"),
         };
-        let rope_base = ct
-            .metadata
-            .get("llama.rope.freq_base")
-            .and_then(|v| v.to_f32().ok())
-            .unwrap_or(10_000.0);
-        if n_head == 0 || n_kv_head == 0 || n_head % n_kv_head != 0 || dim % n_head != 0 {
-            candle_core::bail!("inconsistent head counts: {n_head} heads, {n_kv_head} key-value heads, width {dim}");
+        if !ARCHITECTURES.contains(&arch.as_str()) {
+            candle_core::bail!("architecture `{arch}` is not supported");
         }
-        let head_dim = dim / n_head;
+        let m = Meta { ct, arch: &arch };
+        let gemma = arch.starts_with("gemma");
+        let n_head = m.usize("attention.head_count")?;
+        let n_kv_head = m.usize("attention.head_count_kv")?;
+        let n_layer = m.usize("block_count")?;
+        let dim = m.usize("embedding_length")?;
+        if n_head == 0 || n_kv_head == 0 || !n_head.is_multiple_of(n_kv_head) {
+            candle_core::bail!(
+                "inconsistent head counts: {n_head} heads, {n_kv_head} key-value heads"
+            );
+        }
+        let head_dim = m.usize_or("attention.key_length", dim / n_head)?;
+        if head_dim == 0 || !head_dim.is_multiple_of(2) {
+            candle_core::bail!("head width {head_dim} must be even and positive");
+        }
+        if m.usize_or("attention.value_length", head_dim)? != head_dim {
+            candle_core::bail!("key and value widths differ; not supported");
+        }
+        let rope_dim = m.usize_or("rope.dimension_count", head_dim)?;
         if rope_dim != head_dim {
             candle_core::bail!(
                 "partial rotary embeddings ({rope_dim} of {head_dim}) are not supported"
             );
+        }
+        let max_positions = m.usize_or("context_length", 4096)?;
+        let eps = m.f32("attention.layer_norm_rms_epsilon").unwrap_or(1e-5);
+        let rope_base = m.f32("rope.freq_base").unwrap_or(10_000.0);
+        let linear_scale = match m.get("rope.scaling.type").map(|v| v.to_string()) {
+            Some(Ok(t)) if t == "linear" => 1.0 / m.f32("rope.scaling.factor").unwrap_or(1.0),
+            Some(Ok(t)) if t != "none" => {
+                candle_core::bail!("rotary scaling `{t}` is not supported")
+            }
+            _ => 1.0,
+        };
+        if m.get("rope.scaling.attn_factor").is_some()
+            || ct.tensor_infos.contains_key("rope_factors_long.weight")
+        {
+            candle_core::bail!("LongRoPE (Phi-3 128k) scaling is not supported");
         }
         let mut load = Loader {
             ct,
@@ -93,6 +307,60 @@ impl Llama {
             device: &device,
             precision,
         };
+        // Llama 3's per-frequency divisors, when the file carries them.
+        let factors: Option<Vec<f32>> = if ct.tensor_infos.contains_key("rope_freqs.weight") {
+            let f = load.vector("rope_freqs.weight")?.to_vec1::<f32>()?;
+            if f.len() != head_dim / 2 {
+                candle_core::bail!(
+                    "rope_freqs.weight has {} values, not {}",
+                    f.len(),
+                    head_dim / 2
+                );
+            }
+            Some(f)
+        } else {
+            None
+        };
+        // Sliding windows: gemma2 on even layers, gemma3 on five of every six
+        // (llama.cpp's fixed patterns, or `attention.sliding_window_pattern`).
+        let window = if gemma {
+            Some(m.usize("attention.sliding_window")?)
+        } else {
+            None
+        };
+        let pattern = m.usize_or(
+            "attention.sliding_window_pattern",
+            match arch.as_str() {
+                "gemma2" => 2,
+                "gemma3" => 6,
+                _ => 1,
+            },
+        )?;
+        let is_local = |il: usize| window.is_some() && pattern > 1 && il % pattern < pattern - 1;
+        // Rotary tables: gemma3's local layers use their own base, unscaled.
+        let mut rope_tables = vec![rope_table(
+            rope_base,
+            linear_scale,
+            factors.as_deref(),
+            head_dim,
+            max_positions,
+            &device,
+        )?];
+        let local_table = if arch == "gemma3" {
+            let base = m.f32("rope.freq_base_swa").unwrap_or(10_000.0);
+            rope_tables.push(rope_table(
+                base,
+                1.0,
+                None,
+                head_dim,
+                max_positions,
+                &device,
+            )?);
+            1
+        } else {
+            0
+        };
+
         let embed_q = load.raw("token_embd.weight")?;
         let norm = load.vector("output_norm.weight")?;
         let embed = embed_q.dequantize(&device)?;
@@ -105,32 +373,79 @@ impl Llama {
                 Precision::Quantized => QMatMul::from_arc(Arc::new(embed_q))?,
             }
         };
+        let has = |name: &str| ct.tensor_infos.contains_key(name);
         let mut layers = Vec::with_capacity(n_layer);
         for i in 0..n_layer {
             let p = format!("blk.{i}");
+            let attention = if has(&format!("{p}.attn_qkv.weight")) {
+                Attention::Fused(load.linear(&format!("{p}.attn_qkv.weight"))?)
+            } else {
+                let biases = if has(&format!("{p}.attn_q.bias")) {
+                    Some((
+                        load.vector(&format!("{p}.attn_q.bias"))?,
+                        load.vector(&format!("{p}.attn_k.bias"))?,
+                        load.vector(&format!("{p}.attn_v.bias"))?,
+                    ))
+                } else {
+                    None
+                };
+                Attention::Separate {
+                    wq: load.linear(&format!("{p}.attn_q.weight"))?,
+                    wk: load.linear(&format!("{p}.attn_k.weight"))?,
+                    wv: load.linear(&format!("{p}.attn_v.weight"))?,
+                    biases,
+                }
+            };
+            let gate_up = if has(&format!("{p}.ffn_gate.weight")) {
+                GateUp::Separate {
+                    gate: load.linear(&format!("{p}.ffn_gate.weight"))?,
+                    up: load.linear(&format!("{p}.ffn_up.weight"))?,
+                }
+            } else {
+                GateUp::Fused(load.linear(&format!("{p}.ffn_up.weight"))?)
+            };
+            let mut optional = |name: &str| -> Result<Option<Tensor>> {
+                let full = format!("{p}.{name}.weight");
+                if ct.tensor_infos.contains_key(&full) {
+                    load.vector(&full).map(Some)
+                } else {
+                    Ok(None)
+                }
+            };
+            let q_norm = optional("attn_q_norm")?;
+            let k_norm = optional("attn_k_norm")?;
+            let post_attn_norm = optional("post_attention_norm")?;
+            let post_ffn_norm = optional("post_ffw_norm")?;
+            let local = is_local(i);
             layers.push(Layer {
                 attn_norm: load.vector(&format!("{p}.attn_norm.weight"))?,
-                wq: load.linear(&format!("{p}.attn_q.weight"))?,
-                wk: load.linear(&format!("{p}.attn_k.weight"))?,
-                wv: load.linear(&format!("{p}.attn_v.weight"))?,
+                attention,
+                q_norm,
+                k_norm,
                 wo: load.linear(&format!("{p}.attn_output.weight"))?,
+                post_attn_norm,
                 ffn_norm: load.vector(&format!("{p}.ffn_norm.weight"))?,
-                gate: load.linear(&format!("{p}.ffn_gate.weight"))?,
-                up: load.linear(&format!("{p}.ffn_up.weight"))?,
+                gate_up,
                 down: load.linear(&format!("{p}.ffn_down.weight"))?,
+                post_ffn_norm,
+                window: if local { window } else { None },
+                rope_table: if local { local_table } else { 0 },
             });
         }
-        let inv_freq: Vec<f32> = (0..head_dim)
-            .step_by(2)
-            .map(|i| 1.0 / rope_base.powf(i as f32 / head_dim as f32))
-            .collect();
-        let inv_freq = Tensor::new(inv_freq.as_slice(), &device)?;
-        let positions = Tensor::arange(0u32, max_positions as u32, &device)?
-            .to_dtype(DType::F32)?
-            .reshape((max_positions, 1))?;
-        let angles = positions.matmul(&inv_freq.reshape((1, head_dim / 2))?)?;
+        // Scores are scaled by 1/√head_dim; llama.cpp's gemma 27B models (46 and
+        // 62 layers) use 1/√(d / heads) instead.
+        let attn_scale = match (arch.as_str(), n_layer) {
+            ("gemma2", 46) | ("gemma3", 62) => 1.0 / ((dim / n_head) as f64).sqrt(),
+            _ => 1.0 / (head_dim as f64).sqrt(),
+        };
+        let softcap = |key: &str| m.f32(key).map(f64::from).filter(|c| *c > 0.0);
         Ok(Llama {
             embed,
+            embed_scale: if gemma {
+                (dim as f32).sqrt() as f64
+            } else {
+                1.0
+            },
             layers,
             norm,
             output,
@@ -138,11 +453,208 @@ impl Llama {
             n_head,
             n_kv_head,
             head_dim,
-            cos: angles.cos()?,
-            sin: angles.sin()?,
+            rope: if arch == "llama" {
+                Rope::Pairs
+            } else {
+                Rope::Halves
+            },
+            rope_tables,
+            attn_scale,
+            attn_softcap: if arch == "gemma2" {
+                softcap("attn_logit_softcapping")
+            } else {
+                None
+            },
+            final_softcap: softcap("final_logit_softcapping"),
+            gelu: gemma,
             max_positions,
             device,
         })
+    }
+
+    /// A Hugging Face llama-family causal LM (`LlamaForCausalLM`, `MistralForCausalLM`,
+    /// `Qwen2ForCausalLM`) from its config and a tensor source (`get` returns f32
+    /// tensors by their Hugging Face names, `None` when absent). Hugging Face
+    /// rotates halves of each head, so no row permutation is undone here.
+    pub fn from_hf(
+        config: &HfConfig,
+        get: &mut dyn FnMut(&str) -> Result<Option<Tensor>>,
+    ) -> Result<Llama> {
+        let device = Device::Cpu;
+        let c = config;
+        let mut need = |name: &str| -> Result<Tensor> {
+            match get(name)? {
+                Some(t) => Ok(t),
+                None => candle_core::bail!("tensor `{name}` is missing"),
+            }
+        };
+        let n_head = c.num_attention_heads;
+        let n_kv_head = c.num_key_value_heads.unwrap_or(n_head);
+        if n_head == 0 || n_kv_head == 0 || !n_head.is_multiple_of(n_kv_head) {
+            candle_core::bail!(
+                "inconsistent head counts: {n_head} heads, {n_kv_head} key-value heads"
+            );
+        }
+        let head_dim = c.head_dim.unwrap_or(c.hidden_size / n_head);
+        if head_dim == 0 || !head_dim.is_multiple_of(2) {
+            candle_core::bail!("head width {head_dim} must be even and positive");
+        }
+        let max_positions = c.max_position_embeddings.unwrap_or(4096);
+        let base = c.rope_theta.unwrap_or(10_000.0) as f32;
+        let (scale, factors) = match &c.rope_scaling {
+            None => (1.0, None),
+            Some(r) => match r.kind() {
+                "linear" => (1.0 / r.factor.unwrap_or(1.0) as f32, None),
+                "llama3" => (1.0, Some(r.llama3_divisors(base, head_dim)?)),
+                "default" => (1.0, None),
+                other => candle_core::bail!("rope_scaling `{other}` is not supported"),
+            },
+        };
+        let rope_tables = vec![rope_table(
+            base,
+            scale,
+            factors.as_deref(),
+            head_dim,
+            max_positions,
+            &device,
+        )?];
+        // Mistral's window is on unless switched off; Qwen2 names it with a switch.
+        let window = match (
+            c.model_type.as_deref(),
+            c.use_sliding_window,
+            c.sliding_window,
+        ) {
+            (_, Some(false), _) | (_, _, None) => None,
+            (Some("mistral"), None, Some(w)) | (_, Some(true), Some(w)) => Some(w),
+            _ => None,
+        };
+        let embed = need("model.embed_tokens.weight")?;
+        let norm = need("model.norm.weight")?;
+        let output = match get("lm_head.weight")? {
+            Some(w) if !c.tie_word_embeddings.unwrap_or(false) => w,
+            _ => embed.clone(),
+        };
+        let mut layers = Vec::with_capacity(c.num_hidden_layers);
+        for i in 0..c.num_hidden_layers {
+            let p = format!("model.layers.{i}");
+            let bias = |get: &mut dyn FnMut(&str) -> Result<Option<Tensor>>, w: &str| {
+                get(&format!("{p}.self_attn.{w}.bias"))
+            };
+            let biases = match (
+                bias(get, "q_proj")?,
+                bias(get, "k_proj")?,
+                bias(get, "v_proj")?,
+            ) {
+                (Some(q), Some(k), Some(v)) => Some((q, k, v)),
+                (None, None, None) => None,
+                _ => candle_core::bail!("layer {i} has some but not all q/k/v biases"),
+            };
+            let mut linear = |name: String| -> Result<QMatMul> {
+                match get(&name)? {
+                    Some(t) => Ok(QMatMul::Tensor(t)),
+                    None => candle_core::bail!("tensor `{name}` is missing"),
+                }
+            };
+            let attention = Attention::Separate {
+                wq: linear(format!("{p}.self_attn.q_proj.weight"))?,
+                wk: linear(format!("{p}.self_attn.k_proj.weight"))?,
+                wv: linear(format!("{p}.self_attn.v_proj.weight"))?,
+                biases,
+            };
+            let wo = linear(format!("{p}.self_attn.o_proj.weight"))?;
+            let gate_up = GateUp::Separate {
+                gate: linear(format!("{p}.mlp.gate_proj.weight"))?,
+                up: linear(format!("{p}.mlp.up_proj.weight"))?,
+            };
+            let down = linear(format!("{p}.mlp.down_proj.weight"))?;
+            let mut vector = |name: String| -> Result<Tensor> {
+                match get(&name)? {
+                    Some(t) => Ok(t),
+                    None => candle_core::bail!("tensor `{name}` is missing"),
+                }
+            };
+            layers.push(Layer {
+                attn_norm: vector(format!("{p}.input_layernorm.weight"))?,
+                attention,
+                q_norm: None,
+                k_norm: None,
+                wo,
+                post_attn_norm: None,
+                ffn_norm: vector(format!("{p}.post_attention_layernorm.weight"))?,
+                gate_up,
+                down,
+                post_ffn_norm: None,
+                window,
+                rope_table: 0,
+            });
+        }
+        let llama = Llama {
+            embed,
+            embed_scale: 1.0,
+            layers,
+            norm,
+            output: QMatMul::Tensor(output),
+            eps: c.rms_norm_eps.unwrap_or(1e-5) as f32,
+            n_head,
+            n_kv_head,
+            head_dim,
+            rope: Rope::Halves,
+            rope_tables,
+            attn_scale: 1.0 / (head_dim as f64).sqrt(),
+            attn_softcap: None,
+            final_softcap: None,
+            gelu: false,
+            max_positions,
+            device,
+        };
+        llama.check_shapes(c.hidden_size, c.intermediate_size, c.vocab_size)?;
+        Ok(llama)
+    }
+
+    /// Every weight's shape against the config, naming the first that disagrees.
+    fn check_shapes(&self, dim: usize, ffn: usize, vocab: usize) -> Result<()> {
+        let expect = |what: &str, t: &Tensor, shape: &[usize]| -> Result<()> {
+            if t.dims() != shape {
+                candle_core::bail!(
+                    "`{what}` has shape {:?}, the config implies {:?}",
+                    t.dims(),
+                    shape
+                );
+            }
+            Ok(())
+        };
+        let (q, kv) = (self.n_head * self.head_dim, self.n_kv_head * self.head_dim);
+        expect("model.embed_tokens.weight", &self.embed, &[vocab, dim])?;
+        expect("model.norm.weight", &self.norm, &[dim])?;
+        for (i, l) in self.layers.iter().enumerate() {
+            let p = format!("model.layers.{i}");
+            let shape = |m: &QMatMul| match m {
+                QMatMul::Tensor(t) => t.dims().to_vec(),
+                _ => Vec::new(),
+            };
+            let check = |name: &str, m: &QMatMul, want: [usize; 2]| -> Result<()> {
+                if shape(m) != want {
+                    candle_core::bail!(
+                        "`{p}.{name}` has shape {:?}, the config implies {:?}",
+                        shape(m),
+                        want
+                    );
+                }
+                Ok(())
+            };
+            if let Attention::Separate { wq, wk, wv, .. } = &l.attention {
+                check("self_attn.q_proj.weight", wq, [q, dim])?;
+                check("self_attn.k_proj.weight", wk, [kv, dim])?;
+                check("self_attn.v_proj.weight", wv, [kv, dim])?;
+            }
+            check("self_attn.o_proj.weight", &l.wo, [dim, q])?;
+            if let GateUp::Separate { gate, up } = &l.gate_up {
+                check("mlp.gate_proj.weight", gate, [ffn, dim])?;
+                check("mlp.up_proj.weight", up, [ffn, dim])?;
+            }
+            check("mlp.down_proj.weight", &l.down, [dim, ffn])?;
+        }
+        Ok(())
     }
 
     /// Runs `rows` (right-padded to one length with `pad`) after an optional shared
@@ -176,25 +688,69 @@ impl Llama {
             })
             .collect();
         let ids = Tensor::from_vec(ids, b * len, &self.device)?;
-        let dim = self.n_head * self.head_dim;
         let mut x = self.embed.index_select(&ids, 0)?; // [b*len, dim]
-        let mask = causal_mask(len, past, &self.device)?;
-        let cos = self.cos.narrow(0, past, len)?;
-        let sin = self.sin.narrow(0, past, len)?;
+        if self.embed_scale != 1.0 {
+            x = (x * self.embed_scale)?;
+        }
+        let width = self.n_head * self.head_dim;
+        let kv_width = self.n_kv_head * self.head_dim;
+        let global_mask = causal_mask(len, past, None, &self.device)?;
+        let mut window_masks: Vec<(usize, Tensor)> = Vec::new();
         let keep_cache = b == 1;
         let mut cache = Vec::with_capacity(if keep_cache { self.layers.len() } else { 0 });
         for (i, layer) in self.layers.iter().enumerate() {
             let h = candle_nn::ops::rms_norm(&x, &layer.attn_norm, self.eps)?;
-            let heads = |t: Tensor, n: usize| -> Result<Tensor> {
+            let (q, k, v) = match &layer.attention {
+                Attention::Separate { wq, wk, wv, biases } => {
+                    let (q, k, v) = (wq.forward(&h)?, wk.forward(&h)?, wv.forward(&h)?);
+                    match biases {
+                        Some((bq, bk, bv)) => (
+                            q.broadcast_add(bq)?,
+                            k.broadcast_add(bk)?,
+                            v.broadcast_add(bv)?,
+                        ),
+                        None => (q, k, v),
+                    }
+                }
+                Attention::Fused(w) => {
+                    let qkv = w.forward(&h)?;
+                    (
+                        qkv.narrow(1, 0, width)?,
+                        qkv.narrow(1, width, kv_width)?,
+                        qkv.narrow(1, width + kv_width, kv_width)?,
+                    )
+                }
+            };
+            // [b*len, n*hd] → per-head norms (qwen3, gemma3) → [b, n, len, hd].
+            let heads = |t: Tensor, n: usize, norm: &Option<Tensor>| -> Result<Tensor> {
+                let t = match norm {
+                    Some(w) => candle_nn::ops::rms_norm(
+                        &t.contiguous()?.reshape((b * len * n, self.head_dim))?,
+                        w,
+                        self.eps,
+                    )?,
+                    None => t,
+                };
                 t.reshape((b, len, n, self.head_dim))?
                     .transpose(1, 2)?
                     .contiguous()
             };
-            let q = heads(layer.wq.forward(&h)?, self.n_head)?;
-            let k = heads(layer.wk.forward(&h)?, self.n_kv_head)?;
-            let v = heads(layer.wv.forward(&h)?, self.n_kv_head)?;
-            let q = candle_nn::rotary_emb::rope_i(&q, &cos, &sin)?;
-            let k = candle_nn::rotary_emb::rope_i(&k, &cos, &sin)?;
+            let q = heads(q, self.n_head, &layer.q_norm)?;
+            let k = heads(k, self.n_kv_head, &layer.k_norm)?;
+            let v = heads(v, self.n_kv_head, &None)?;
+            let (cos, sin) = &self.rope_tables[layer.rope_table];
+            let cos = cos.narrow(0, past, len)?;
+            let sin = sin.narrow(0, past, len)?;
+            let (q, k) = match self.rope {
+                Rope::Pairs => (
+                    candle_nn::rotary_emb::rope_i(&q, &cos, &sin)?,
+                    candle_nn::rotary_emb::rope_i(&k, &cos, &sin)?,
+                ),
+                Rope::Halves => (
+                    candle_nn::rotary_emb::rope(&q, &cos, &sin)?,
+                    candle_nn::rotary_emb::rope(&k, &cos, &sin)?,
+                ),
+            };
             let (k, v) = match prefix {
                 Some(p) => {
                     let (pk, pv) = &p.kv[i];
@@ -212,16 +768,53 @@ impl Llama {
             let rep = self.n_head / self.n_kv_head;
             let k = repeat_kv(&k, rep)?;
             let v = repeat_kv(&v, rep)?;
-            let scale = 1.0 / (self.head_dim as f64).sqrt();
-            let att = (q.matmul(&k.t()?)? * scale)?.broadcast_add(&mask)?;
+            let mut att = (q.matmul(&k.t()?)? * self.attn_scale)?;
+            if let Some(cap) = self.attn_softcap {
+                att = ((att / cap)?.tanh()? * cap)?;
+            }
+            let mask = match layer.window {
+                None => &global_mask,
+                Some(w) => {
+                    if !window_masks.iter().any(|(size, _)| *size == w) {
+                        window_masks.push((w, causal_mask(len, past, Some(w), &self.device)?));
+                    }
+                    &window_masks
+                        .iter()
+                        .find(|(size, _)| *size == w)
+                        .expect("built")
+                        .1
+                }
+            };
+            let att = att.broadcast_add(mask)?;
             let att = candle_nn::ops::softmax_last_dim(&att)?;
             let y = att.matmul(&v)?; // [b, heads, len, head_dim]
-            let y = y.transpose(1, 2)?.reshape((b * len, dim))?;
-            x = (x + layer.wo.forward(&y)?)?;
+            let y = y.transpose(1, 2)?.reshape((b * len, width))?;
+            let mut y = layer.wo.forward(&y)?;
+            if let Some(w) = &layer.post_attn_norm {
+                y = candle_nn::ops::rms_norm(&y, w, self.eps)?;
+            }
+            x = (x + y)?;
             let h = candle_nn::ops::rms_norm(&x, &layer.ffn_norm, self.eps)?;
-            let mlp = (candle_nn::ops::silu(&layer.gate.forward(&h)?)? * layer.up.forward(&h)?)?;
-            x = (x + layer.down.forward(&mlp)?)?;
+            let (gate, up) = match &layer.gate_up {
+                GateUp::Separate { gate, up } => (gate.forward(&h)?, up.forward(&h)?),
+                GateUp::Fused(w) => {
+                    let gu = w.forward(&h)?;
+                    let half = gu.dim(1)? / 2;
+                    (gu.narrow(1, 0, half)?, gu.narrow(1, half, half)?)
+                }
+            };
+            let act = if self.gelu {
+                gate.gelu()?
+            } else {
+                candle_nn::ops::silu(&gate)?
+            };
+            let mut y = layer.down.forward(&(act * up)?)?;
+            if let Some(w) = &layer.post_ffn_norm {
+                y = candle_nn::ops::rms_norm(&y, w, self.eps)?;
+            }
+            x = (x + y)?;
         }
+        let dim = x.dim(1)?;
         let x = candle_nn::ops::rms_norm(&x, &self.norm, self.eps)?.reshape((b, len, dim))?;
         let cache = keep_cache.then(|| PrefixCache {
             kv: cache,
@@ -242,7 +835,10 @@ impl Llama {
         let index: Vec<u32> = picks.iter().map(|&(r, p)| (r * len + p) as u32).collect();
         let index = Tensor::from_vec(index, picks.len(), &self.device)?;
         let rows = flat.index_select(&index, 0)?;
-        let logits = self.output.forward(&rows)?.to_dtype(DType::F32)?;
+        let mut logits = self.output.forward(&rows)?.to_dtype(DType::F32)?;
+        if let Some(cap) = self.final_softcap {
+            logits = ((logits / cap)?.tanh()? * cap)?;
+        }
         (0..picks.len())
             .map(|i| logits.i(i)?.to_vec1::<f32>())
             .collect()
@@ -277,12 +873,16 @@ impl<R: std::io::Read + std::io::Seek> Loader<'_, R> {
     }
 }
 
-/// Additive causal mask `[len, past + len]`: 0 where a query may attend, −∞ where not.
-fn causal_mask(len: usize, past: usize, device: &Device) -> Result<Tensor> {
+/// Additive causal mask `[len, past + len]`: 0 where a query may attend, −∞ where
+/// not. With a `window`, a query at position p also cannot see keys at p − window
+/// or earlier (sliding-window layers).
+fn causal_mask(len: usize, past: usize, window: Option<usize>, device: &Device) -> Result<Tensor> {
     let values: Vec<f32> = (0..len)
         .flat_map(|i| {
             (0..past + len).map(move |j| {
-                if j <= past + i {
+                let p = past + i;
+                let visible = j <= p && window.is_none_or(|w| p - j < w);
+                if visible {
                     0.0
                 } else {
                     f32::NEG_INFINITY
@@ -311,12 +911,19 @@ mod tests {
 
     #[test]
     fn causal_mask_lets_every_query_see_the_prefix() {
-        let m = causal_mask(2, 3, &Device::Cpu)
+        let m = causal_mask(2, 3, None, &Device::Cpu)
             .unwrap()
             .to_vec2::<f32>()
             .unwrap();
         assert_eq!(m[0], vec![0.0, 0.0, 0.0, 0.0, f32::NEG_INFINITY]);
         assert_eq!(m[1], vec![0.0; 5]);
+        // A window of 2: position 4 sees 3 and 4 only.
+        let w = causal_mask(1, 4, Some(2), &Device::Cpu)
+            .unwrap()
+            .to_vec2::<f32>()
+            .unwrap();
+        let inf = f32::NEG_INFINITY;
+        assert_eq!(w[0], vec![inf, inf, inf, 0.0, 0.0]);
     }
 
     #[test]

@@ -7,14 +7,19 @@
 //! token. Prompts that share a prefix (the probes of one scenario) are scored
 //! together so the prefix is computed once.
 
+pub mod bert;
 mod chat;
 mod error;
 pub mod generate;
 pub mod gguf;
 pub mod known;
 mod llama;
+pub mod openai;
+mod spm;
+pub mod subprocess;
 mod tokenizer;
 
+pub use bert::BertEmbedder;
 pub use error::BackendError;
 pub use gguf::GgufModel;
 pub use known::KnownModel;
@@ -55,17 +60,48 @@ pub struct ContinuationScore {
     pub text: String,
     pub logprob: f64,
     pub tokens: Vec<TokenScore>,
+    /// The server did not list this continuation among its most likely tokens:
+    /// `logprob` is an upper bound (the smallest listed), not a value.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub censored: bool,
+}
+
+/// One prompt to score, in the forms backends want: the complete text (chat
+/// template applied when the audit asks), and the user message with the answer
+/// prefix apart (for a server that applies its own template).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScorePrompt {
+    pub text: String,
+    pub user: String,
+    pub prefix: String,
+}
+
+impl ScorePrompt {
+    /// A prompt given as text only (its own user message, no answer prefix).
+    pub fn raw(text: String) -> ScorePrompt {
+        ScorePrompt {
+            user: text.clone(),
+            text,
+            prefix: String::new(),
+        }
+    }
 }
 
 /// The closed set of backends.
 pub enum Backend {
     Gguf(Box<GgufModel>),
+    /// A model behind a command speaking JSON lines (`backend::subprocess`).
+    Subprocess(Box<subprocess::SubprocessModel>),
+    /// An OpenAI-compatible HTTP server (`backend::openai`).
+    OpenAi(Box<openai::OpenAiModel>),
 }
 
 impl Backend {
     pub fn info(&self) -> &ModelInfo {
         match self {
             Backend::Gguf(m) => m.info(),
+            Backend::Subprocess(m) => m.info(),
+            Backend::OpenAi(m) => m.info(),
         }
     }
 
@@ -73,6 +109,8 @@ impl Backend {
     pub fn chat_prompt(&self, user: &str) -> Result<String, BackendError> {
         match self {
             Backend::Gguf(m) => m.chat_prompt(user),
+            Backend::Subprocess(m) => m.chat_prompt(user),
+            Backend::OpenAi(m) => m.chat_prompt(user),
         }
     }
 
@@ -80,11 +118,14 @@ impl Backend {
     /// tokens are parsed); the shared token prefix of all prompts is computed once.
     pub fn score(
         &mut self,
-        prompts: &[String],
+        prompts: &[ScorePrompt],
         continuations: &[String],
     ) -> Result<Vec<Vec<ContinuationScore>>, BackendError> {
+        let texts = || prompts.iter().map(|p| p.text.clone()).collect::<Vec<_>>();
         match self {
-            Backend::Gguf(m) => m.score(prompts, continuations),
+            Backend::Gguf(m) => m.score(&texts(), continuations),
+            Backend::Subprocess(m) => m.score(&texts(), continuations),
+            Backend::OpenAi(m) => m.score(prompts, continuations),
         }
     }
 }

@@ -270,15 +270,16 @@ fn probes_command(cmd: ProbesCommand) -> Result<Status, CliError> {
 /// A model argument: a known model's name (pulled if not cached) or a GGUF path.
 fn resolve_model_arg(model: &str) -> Result<(PathBuf, String, Option<KnownModel>), CliError> {
     if let Ok(known) = KnownModel::find(model) {
+        let pinned = known.file_sha256()?.to_string();
         let path = match known.cached() {
             Some(p) => p,
             None => known.pull(&mut |m| eprintln!("{m}"))?,
         };
         let sha = crate::backend::known::sha256_file(&path)?;
-        if sha != known.sha256 {
+        if sha != pinned {
             return Err(BackendError::HashMismatch {
                 file: path,
-                expected: known.sha256.clone(),
+                expected: pinned,
                 actual: sha,
             }
             .into());
@@ -396,7 +397,9 @@ fn model_command(cmd: ModelCommand) -> Result<Status, CliError> {
                         })?;
                     let id = value.get("id").cloned().unwrap_or(serde_json::Value::Null);
                     let text = wrap(&backend, text.to_string())?;
-                    let scores = backend.score(&[text], &continuation)?.remove(0);
+                    let scores = backend
+                        .score(&[crate::backend::ScorePrompt::raw(text)], &continuation)?
+                        .remove(0);
                     println!(
                         "{}",
                         serde_json::json!({ "id": id, "continuations": scores })
@@ -416,7 +419,9 @@ fn model_command(cmd: ModelCommand) -> Result<Status, CliError> {
                 }
             };
             let text = wrap(&backend, text)?;
-            let scores = backend.score(&[text], &continuation)?.remove(0);
+            let scores = backend
+                .score(&[crate::backend::ScorePrompt::raw(text)], &continuation)?
+                .remove(0);
             if json {
                 println!(
                     "{}",
@@ -436,5 +441,85 @@ fn model_command(cmd: ModelCommand) -> Result<Status, CliError> {
             }
             Ok(Status::Ok)
         }
+        ModelCommand::Embed {
+            model,
+            text,
+            json,
+            threads,
+        } => {
+            set_threads(threads)?;
+            embed_command(&model, &text, json)
+        }
     }
+}
+
+/// An embedding model argument: a known BERT model's name (pulled if not cached;
+/// its files checked against their pins) or a model folder.
+fn resolve_embedding_model(model: &str) -> Result<PathBuf, CliError> {
+    if let Ok(known) = KnownModel::find(model) {
+        // A known model that is not a BERT folder is refused before any fetch.
+        known.folder_files()?;
+        return Ok(match known.cached() {
+            Some(dir) => {
+                known.verify_folder(&dir)?;
+                dir
+            }
+            None => known.pull(&mut |m| eprintln!("{m}"))?,
+        });
+    }
+    let path = PathBuf::from(model);
+    if !path.exists() {
+        let known: Vec<String> = KnownModel::all()
+            .into_iter()
+            .filter(|k| k.folder_files().is_ok())
+            .map(|k| k.name)
+            .collect();
+        return Err(BackendError::BadFile {
+            file: path,
+            message: format!(
+                "does not exist: give a BERT model folder or a known model's name ({})",
+                known.join(", ")
+            ),
+        }
+        .into());
+    }
+    Ok(path)
+}
+
+fn embed_command(model: &str, texts: &[String], json: bool) -> Result<Status, CliError> {
+    let folder = resolve_embedding_model(model)?;
+    let embedder = crate::backend::BertEmbedder::open(&folder)?;
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let encoded = embedder.encode(&refs)?;
+    for (i, e) in encoded.iter().enumerate() {
+        if e.truncated {
+            eprintln!(
+                "note: text {} is longer than {} tokens; only its first {} are embedded",
+                i + 1,
+                embedder.max_tokens(),
+                embedder.max_tokens()
+            );
+        }
+    }
+    let started = std::time::Instant::now();
+    let embeddings = embedder.embed_encoded(&encoded)?;
+    let seconds = started.elapsed().as_secs_f64();
+    if json {
+        println!("{}", serde_json::json!({ "embeddings": embeddings }));
+    } else {
+        const SHOWN: usize = 6;
+        for (text, e) in texts.iter().zip(&embeddings) {
+            let head: Vec<String> = e.iter().take(SHOWN).map(|v| format!("{v:+.5}")).collect();
+            let more = if e.len() > SHOWN { " …" } else { "" };
+            println!("{:>5}  [{}{more}]  {text:?}", e.len(), head.join(", "));
+        }
+    }
+    eprintln!(
+        "{} embedding{} of dimension {} in {seconds:.3} s ({:.0}/s)",
+        embeddings.len(),
+        if embeddings.len() == 1 { "" } else { "s" },
+        embedder.dimension(),
+        embeddings.len() as f64 / seconds.max(1e-9)
+    );
+    Ok(Status::Ok)
 }

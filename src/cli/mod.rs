@@ -153,6 +153,23 @@ pub enum ModelCommand {
         #[arg(long)]
         threads: Option<usize>,
     },
+    /// Sentence embeddings from a BERT encoder: mean-pooled over each text's tokens, L2-normalised.
+    #[command(
+        after_help = "Examples:\n  probity model embed all-minilm-l6-v2 --text 'The nurse was late.' --text 'The surgeon was late.'\n  probity model embed path/to/model-folder --text 'Hello' --json"
+    )]
+    Embed {
+        /// A known model's name (all-minilm-l6-v2) or a model folder (config.json, tokenizer.json, model.safetensors).
+        model: String,
+        /// A text to embed (repeat for several; they are embedded in batches).
+        #[arg(long, required = true)]
+        text: Vec<String>,
+        /// Print `{"embeddings": [[…], …]}`, one array per text, in order.
+        #[arg(long)]
+        json: bool,
+        /// Worker threads (default: all cores).
+        #[arg(long)]
+        threads: Option<usize>,
+    },
 }
 
 #[derive(Debug, clap::Args)]

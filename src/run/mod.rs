@@ -14,7 +14,7 @@ mod replay;
 pub use error::RunError;
 pub use replay::{replay_probes, Replayed};
 
-use crate::backend::{log_sum_exp, Backend};
+use crate::backend::{log_sum_exp, Backend, ScorePrompt};
 use crate::probe::{Answers, Probe, Variant};
 use crate::provenance::{sha256_bytes, write_atomic};
 use serde::{Deserialize, Serialize};
@@ -51,6 +51,10 @@ pub struct Response {
     /// from another tool); data, never markup.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output: Option<String>,
+    /// Answer forms the server did not list among its most likely tokens: their
+    /// probability entered as an upper bound (the smallest listed), not a value.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub censored: Vec<String>,
 }
 
 impl Response {
@@ -72,6 +76,7 @@ impl Response {
             logit,
             p_norm: 1.0 / (1.0 + (-logit).exp()),
             output: None,
+            censored: Vec::new(),
         }
     }
 }
@@ -206,18 +211,30 @@ pub fn run_probes(
             let yes = surface_forms(&set_answers.favourable);
             let no = surface_forms(&set_answers.unfavourable);
             let continuations: Vec<String> = yes.iter().chain(&no).cloned().collect();
-            let texts: Vec<String> = todo.iter().map(|&i| rendered[i].clone()).collect();
+            let texts: Vec<ScorePrompt> = todo
+                .iter()
+                .map(|&i| ScorePrompt {
+                    text: rendered[i].clone(),
+                    user: probes[i].prompt.clone(),
+                    prefix: probes[i].answer_prefix.clone().unwrap_or_default(),
+                })
+                .collect();
             let scores = backend.score(&texts, &continuations)?;
             let mut lines = Vec::new();
             for (&i, row) in todo.iter().zip(scores) {
                 let logps: Vec<f64> = row.iter().map(|c| c.logprob).collect();
                 let (y, n) = logps.split_at(yes.len());
-                let response = Response::new(
+                let mut response = Response::new(
                     &probes[i],
                     rendered[i].clone(),
                     log_sum_exp(y),
                     log_sum_exp(n),
                 );
+                response.censored = row
+                    .iter()
+                    .filter(|c| c.censored)
+                    .map(|c| c.text.clone())
+                    .collect();
                 lines.push(response.clone());
                 done.insert(response.probe_id.clone(), response);
             }

@@ -126,9 +126,17 @@ pub struct TrainingSummary {
 #[serde(rename_all = "snake_case")]
 pub enum ModelKind {
     Gguf,
+    /// A Hugging Face folder (`path`): config.json, tokenizer.json, safetensors.
+    Safetensors,
     /// An earlier run's `responses.jsonl`, replayed instead of a model (`path`);
     /// `label` names the model it recorded.
     Replay,
+    /// A command speaking the JSON-lines protocol of `docs/backends.md`
+    /// (`command`, optional `chat_template`, `timeout_seconds`, `label`).
+    Subprocess,
+    /// An OpenAI-compatible HTTP server (`url`, `api_model`, `api_key_env`,
+    /// `endpoint`, `concurrency`, `max_retries`, `top_logprobs`, `timeout_seconds`).
+    Openai,
 }
 
 /// Weight precision of an in-process model. `F32` expands quantized weights at
@@ -169,6 +177,37 @@ pub struct ModelSection {
     /// For `kind = "replay"`: the name of the model the recording came from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label: Option<String>,
+    /// For `kind = "subprocess"`: the program and its arguments, run in the spec's folder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<Vec<String>>,
+    /// A Jinja chat template file (relative to the spec) for backends that carry none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chat_template: Option<String>,
+    /// For `kind = "subprocess"` and `"openai"`: seconds to wait for each answer
+    /// (default 120).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_seconds: Option<f64>,
+    /// For `kind = "openai"`: the base URL (e.g. `http://127.0.0.1:8080/v1`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// For `kind = "openai"`: the `model` field of each request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_model: Option<String>,
+    /// For `kind = "openai"`: the name of the environment variable holding the API
+    /// key (the key itself is never written anywhere).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key_env: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<crate::backend::openai::Endpoint>,
+    /// Requests in flight at once (default 4).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concurrency: Option<usize>,
+    /// Retries of a request on 429, 5xx or a broken connection (default 5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_retries: Option<u32>,
+    /// Alternatives asked for per position (default 20, OpenAI's maximum).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub top_logprobs: Option<usize>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -344,6 +383,14 @@ impl AuditSpec {
             field: field.to_string(),
             message,
         };
+        if raw.model.kind == ModelKind::Safetensors
+            && (raw.model.path.is_none() || raw.model.name.is_some())
+        {
+            return Err(invalid(
+                "model.path",
+                "a safetensors model takes `path`: the Hugging Face folder (config.json, tokenizer.json, *.safetensors)".into(),
+            ));
+        }
         if raw.model.kind == ModelKind::Replay && raw.model.path.is_none() {
             return Err(invalid(
                 "model.path",
@@ -356,7 +403,82 @@ impl AuditSpec {
                 "a replay takes `path` (the recording) and `label` (the model it recorded), not `name`".into(),
             ));
         }
+        if raw.model.kind == ModelKind::Subprocess {
+            match &raw.model.command {
+                Some(c) if !c.is_empty() && !c[0].trim().is_empty() => {}
+                _ => {
+                    return Err(invalid(
+                        "model.command",
+                        "a subprocess model needs `command`: the program and its arguments, e.g. [\"python3\", \"scorer.py\"]".into(),
+                    ))
+                }
+            }
+            if raw.model.name.is_some() || raw.model.path.is_some() {
+                return Err(invalid(
+                    "model",
+                    "a subprocess model takes `command` (and `label`), not `name` or `path`".into(),
+                ));
+            }
+            if let Some(t) = raw.model.timeout_seconds {
+                if !(t.is_finite() && t > 0.0) {
+                    return Err(invalid(
+                        "model.timeout_seconds",
+                        format!("must be a positive number of seconds, not {t}"),
+                    ));
+                }
+            }
+        }
+        if raw.model.kind == ModelKind::Openai {
+            match raw.model.url.as_deref() {
+                Some(u) if u.starts_with("http://") || u.starts_with("https://") => {}
+                _ => {
+                    return Err(invalid(
+                        "model.url",
+                        "an OpenAI-compatible model needs `url`, its base URL (http:// or https://), e.g. \"http://127.0.0.1:8080/v1\"".into(),
+                    ))
+                }
+            }
+            if raw
+                .model
+                .api_model
+                .as_deref()
+                .is_none_or(|m| m.trim().is_empty())
+            {
+                return Err(invalid(
+                    "model.api_model",
+                    "an OpenAI-compatible model needs `api_model`: the model name the server serves".into(),
+                ));
+            }
+            if raw.model.name.is_some() || raw.model.path.is_some() {
+                return Err(invalid(
+                    "model",
+                    "an OpenAI-compatible model takes `url` and `api_model`, not `name` or `path`"
+                        .into(),
+                ));
+            }
+            if raw.model.concurrency == Some(0) {
+                return Err(invalid("model.concurrency", "must be at least 1".into()));
+            }
+            if let Some(k) = raw.model.top_logprobs {
+                if !(1..=20).contains(&k) {
+                    return Err(invalid(
+                        "model.top_logprobs",
+                        format!("must be between 1 and 20 (OpenAI's limit), not {k}"),
+                    ));
+                }
+            }
+            if let Some(t) = raw.model.timeout_seconds {
+                if !(t.is_finite() && t > 0.0) {
+                    return Err(invalid(
+                        "model.timeout_seconds",
+                        format!("must be a positive number of seconds, not {t}"),
+                    ));
+                }
+            }
+        }
         match (&raw.model.name, &raw.model.path) {
+            (None, None) if matches!(raw.model.kind, ModelKind::Subprocess | ModelKind::Openai) => {
+            }
             (None, None) => {
                 return Err(invalid(
                     "model",
@@ -514,6 +636,22 @@ path = "p.toml"
         let (_dir, path) = write_spec(&text);
         let err = AuditSpec::load(&path).unwrap_err().to_string();
         assert!(err.contains("model"), "{err}");
+    }
+
+    #[test]
+    fn shipped_specs_parse() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("audits");
+        let mut n = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "toml") {
+                if let Err(e) = AuditSpec::load(&path) {
+                    panic!("{e}");
+                }
+                n += 1;
+            }
+        }
+        assert!(n >= 1, "no spec in {}", dir.display());
     }
 
     #[test]

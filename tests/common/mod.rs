@@ -1,10 +1,11 @@
-//! Helpers shared by the integration tests: the binary under test, the default
-//! model (required under CI=true, skipped with a message elsewhere), and the tiny
-//! GGUF model the tests write themselves.
+//! Helpers shared by the integration tests: the binary under test, the real
+//! models (required under CI=true, skipped with a message elsewhere), and the tiny
+//! GGUF and BERT models the tests write themselves.
 
 #![allow(dead_code)]
 
 pub mod mini;
+pub mod tiny_bert;
 pub mod tiny_gguf;
 
 use std::path::{Path, PathBuf};
@@ -29,6 +30,24 @@ pub fn smollm2() -> Option<PathBuf> {
         ),
         None => {
             eprintln!("skipped: SmolLM2 is not cached (run `probity model pull smollm2-135m-instruct`)");
+            None
+        }
+    }
+}
+
+/// The cached all-MiniLM-L6-v2 folder, like [`smollm2`]: under CI=true its absence
+/// fails the test; elsewhere the test is skipped with a message (run `probity model
+/// pull all-minilm-l6-v2`).
+pub fn minilm() -> Option<PathBuf> {
+    let known = probity::backend::KnownModel::find("all-minilm-l6-v2").unwrap();
+    match known.cached() {
+        Some(p) => Some(p),
+        None if std::env::var("CI").is_ok_and(|v| v == "true") => panic!(
+            "CI=true and all-MiniLM-L6-v2 is not cached at {}: run `probity model pull all-minilm-l6-v2` first",
+            known.cache_path().display()
+        ),
+        None => {
+            eprintln!("skipped: all-MiniLM-L6-v2 is not cached (run `probity model pull all-minilm-l6-v2`)");
             None
         }
     }
