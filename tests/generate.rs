@@ -119,3 +119,34 @@ fn smollm2_answers_a_factual_question_greedily() {
     assert_eq!(g.finish, Finish::Stop);
     assert!(g.text.ends_with('P'), "{:?}", g.text);
 }
+
+#[test]
+fn the_cli_generates_and_refuses_bad_settings() {
+    let (dir, _model) = tiny();
+    let path = dir.path().join("tiny.gguf");
+    let run = |extra: &[&str]| {
+        common::probity()
+            .args(["model", "generate"])
+            .arg(&path)
+            .args(["--prompt", "abc", "--max-tokens", "6"])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let out = run(&["--json", "--temperature", "1", "--seed", "3"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let g: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let tokens = g["tokens"].as_array().unwrap();
+    assert!(!tokens.is_empty() && tokens.len() <= 6);
+    assert_eq!(g["logprobs"].as_array().unwrap().len(), tokens.len());
+    // The same seed, the same text.
+    let again = run(&["--json", "--temperature", "1", "--seed", "3"]);
+    assert_eq!(out.stdout, again.stdout);
+    let bad = run(&["--top-p", "0"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("top_p"));
+}

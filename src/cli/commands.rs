@@ -44,6 +44,16 @@ where
     }
 }
 
+fn parse_precision(precision: &str) -> Result<Precision, CliError> {
+    match precision {
+        "f32" => Ok(Precision::F32),
+        "quantized" => Ok(Precision::Quantized),
+        other => Err(bad_input(anyhow::anyhow!(
+            "--precision `{other}`: use f32 or quantized"
+        ))),
+    }
+}
+
 pub(super) fn bad_input(error: anyhow::Error) -> CliError {
     CliError {
         kind: FailureKind::BadInput,
@@ -339,6 +349,51 @@ fn model_command(cmd: ModelCommand) -> Result<Status, CliError> {
             }
             Ok(Status::Ok)
         }
+        ModelCommand::Generate {
+            model,
+            prompt,
+            chat,
+            max_tokens,
+            temperature,
+            top_p,
+            seed,
+            stop,
+            json,
+            precision,
+            threads,
+        } => {
+            set_threads(threads)?;
+            let precision = parse_precision(&precision)?;
+            let (path, sha, _) = resolve_model_arg(&model)?;
+            let model = GgufModel::open(&path, &sha, precision)?;
+            let text = if chat {
+                model.chat_prompt(&prompt)?
+            } else {
+                prompt
+            };
+            let config = crate::backend::generate::GenerationConfig {
+                max_tokens,
+                temperature,
+                top_p,
+                seed,
+                stop,
+            };
+            let g = model.generate(&text, &config)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&g).expect("json"));
+            } else {
+                println!("{}", g.text);
+                eprintln!(
+                    "{} tokens; stopped: {}",
+                    g.tokens.len(),
+                    serde_json::to_value(g.finish)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_string))
+                        .unwrap_or_default()
+                );
+            }
+            Ok(Status::Ok)
+        }
         ModelCommand::Score {
             model,
             prompt,
@@ -351,15 +406,7 @@ fn model_command(cmd: ModelCommand) -> Result<Status, CliError> {
             threads,
         } => {
             set_threads(threads)?;
-            let precision = match precision.as_str() {
-                "f32" => Precision::F32,
-                "quantized" => Precision::Quantized,
-                other => {
-                    return Err(bad_input(anyhow::anyhow!(
-                        "--precision `{other}`: use f32 or quantized"
-                    )))
-                }
-            };
+            let precision = parse_precision(&precision)?;
             let (path, sha, _) = resolve_model_arg(&model)?;
             let mut backend = Backend::Gguf(Box::new(GgufModel::open(&path, &sha, precision)?));
             let wrap = |backend: &Backend, text: String| -> Result<String, CliError> {

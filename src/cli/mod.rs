@@ -153,6 +153,44 @@ pub enum ModelCommand {
         #[arg(long)]
         threads: Option<usize>,
     },
+    /// Generate text after a prompt: greedy, or seeded sampling with temperature and top-p.
+    #[command(
+        after_help = "Examples:\n  probity model generate smollm2-135m-instruct --chat --prompt 'What is the capital of France?'\n  probity model generate model.gguf --prompt 'Once upon a time' --temperature 0.8 --top-p 0.95 --seed 7 --max-tokens 100 --json"
+    )]
+    Generate {
+        /// A known model's name or a GGUF file.
+        model: String,
+        /// The prompt text (special tokens such as <|im_start|> are parsed).
+        #[arg(long)]
+        prompt: String,
+        /// Wrap the prompt as a user message in the model's chat template.
+        #[arg(long)]
+        chat: bool,
+        /// At most this many new tokens.
+        #[arg(long, default_value_t = 64)]
+        max_tokens: usize,
+        /// 0 (default) for greedy decoding.
+        #[arg(long, default_value_t = 0.0)]
+        temperature: f64,
+        /// Nucleus sampling: keep the most likely tokens up to this probability.
+        #[arg(long, default_value_t = 1.0)]
+        top_p: f64,
+        /// Seed of the sampler (the same seed gives the same text).
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Stop when the text contains this (repeat for several); it is cut before it.
+        #[arg(long)]
+        stop: Vec<String>,
+        /// Print JSON: text, tokens, their log-probabilities, why it stopped.
+        #[arg(long)]
+        json: bool,
+        /// Weight precision: f32 (default) or quantized.
+        #[arg(long, default_value = "f32")]
+        precision: String,
+        /// Worker threads (default: all cores).
+        #[arg(long)]
+        threads: Option<usize>,
+    },
     /// Sentence embeddings from a BERT encoder: mean-pooled over each text's tokens, L2-normalised.
     #[command(
         after_help = "Examples:\n  probity model embed all-minilm-l6-v2 --text 'The nurse was late.' --text 'The surgeon was late.'\n  probity model embed path/to/model-folder --text 'Hello' --json"
