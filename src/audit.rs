@@ -490,7 +490,11 @@ pub fn run_audit(
                 model.path.display(),
                 precision.as_str()
             ));
-            open_backend(&model, spec.raw.model.kind, precision)?
+            let mut backend = open_backend(&model, spec.raw.model.kind, precision)?;
+            if let (Backend::Gguf(m), Some(t)) = (&mut backend, &spec.raw.model.chat_template) {
+                m.set_chat_template(&spec.file.parent().unwrap_or(Path::new(".")).join(t))?;
+            }
+            backend
         };
 
         progress.start(probes.len());

@@ -502,3 +502,34 @@ fn a_hugging_face_folder_is_audited_and_listed_file_by_file() {
         .code(2)
         .stderr(contains("no-such-folder"));
 }
+
+#[test]
+fn a_chat_template_file_replaces_the_models() {
+    let f = Fixture::new(6);
+    write(
+        &f.path("mine.jinja"),
+        "[MINE]{% for m in messages %}<<{{ m.role }}: {{ m.content }}>>{% endfor %}{% if add_generation_prompt %}<<assistant:{% endif %}",
+    );
+    let text = read(&f.path("audit.toml"))
+        .replace(
+            "path = \"tiny.gguf\"",
+            "path = \"tiny.gguf\"\nchat_template = \"mine.jinja\"",
+        )
+        .replace("[scoring]\n", "[scoring]\nchat = true\n");
+    write(&f.path("audit.toml"), &text);
+    let a = audit(&f, &[]);
+    assert!(
+        exit_code(&a) <= 1,
+        "{}",
+        String::from_utf8_lossy(&a.get_output().stderr)
+    );
+    let first = read(&f.path("out/responses.jsonl"));
+    let first: serde_json::Value = serde_json::from_str(first.lines().next().unwrap()).unwrap();
+    let prompt = first["prompt"].as_str().unwrap();
+    assert!(prompt.starts_with("[MINE]<<user: "), "{prompt}");
+    // A template that does not parse is named.
+    write(&f.path("mine.jinja"), "{% for %}");
+    audit(&f, &["--force"])
+        .code(2)
+        .stderr(contains("mine.jinja"));
+}

@@ -450,6 +450,22 @@ impl GgufModel {
         self.tokenizer.piece(id)
     }
 
+    /// Replaces the model's chat template with the Jinja file at `path` (the
+    /// `--chat-template` flag and the spec's `chat_template`); the model's BOS and
+    /// EOS texts stay available to it.
+    pub fn set_chat_template(&mut self, path: &Path) -> Result<(), BackendError> {
+        let source = std::fs::read_to_string(path).map_err(|e| BackendError::io(path, e))?;
+        let t = &self.tokenizer;
+        let chat = ChatTemplate::new(&source, &t.token_text(t.bos_id), &t.token_text(t.eos_id))
+            .map_err(|message| BackendError::ChatTemplate {
+                file: path.to_path_buf(),
+                message,
+            })?;
+        self.chat = Some(chat);
+        self.info.has_chat_template = true;
+        Ok(())
+    }
+
     pub fn chat_prompt(&self, user: &str) -> Result<String, BackendError> {
         let chat = self
             .chat

@@ -353,6 +353,7 @@ fn model_command(cmd: ModelCommand) -> Result<Status, CliError> {
             model,
             prompt,
             chat,
+            chat_template,
             max_tokens,
             temperature,
             top_p,
@@ -365,8 +366,11 @@ fn model_command(cmd: ModelCommand) -> Result<Status, CliError> {
             set_threads(threads)?;
             let precision = parse_precision(&precision)?;
             let (path, sha, _) = resolve_model_arg(&model)?;
-            let model = GgufModel::open(&path, &sha, precision)?;
-            let text = if chat {
+            let mut model = GgufModel::open(&path, &sha, precision)?;
+            if let Some(t) = &chat_template {
+                model.set_chat_template(t)?;
+            }
+            let text = if chat || chat_template.is_some() {
                 model.chat_prompt(&prompt)?
             } else {
                 prompt
@@ -401,6 +405,7 @@ fn model_command(cmd: ModelCommand) -> Result<Status, CliError> {
             prompts,
             continuation,
             chat,
+            chat_template,
             json,
             precision,
             threads,
@@ -408,7 +413,12 @@ fn model_command(cmd: ModelCommand) -> Result<Status, CliError> {
             set_threads(threads)?;
             let precision = parse_precision(&precision)?;
             let (path, sha, _) = resolve_model_arg(&model)?;
-            let mut backend = Backend::Gguf(Box::new(GgufModel::open(&path, &sha, precision)?));
+            let mut gguf = GgufModel::open(&path, &sha, precision)?;
+            if let Some(t) = &chat_template {
+                gguf.set_chat_template(t)?;
+            }
+            let chat = chat || chat_template.is_some();
+            let mut backend = Backend::Gguf(Box::new(gguf));
             let wrap = |backend: &Backend, text: String| -> Result<String, CliError> {
                 if chat {
                     Ok(backend.chat_prompt(&text)?)

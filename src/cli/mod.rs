@@ -143,6 +143,9 @@ pub enum ModelCommand {
         /// Wrap the prompt as a user message in the model's chat template.
         #[arg(long)]
         chat: bool,
+        /// A Jinja chat template file to use instead of the model's (implies --chat).
+        #[arg(long)]
+        chat_template: Option<PathBuf>,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -166,6 +169,9 @@ pub enum ModelCommand {
         /// Wrap the prompt as a user message in the model's chat template.
         #[arg(long)]
         chat: bool,
+        /// A Jinja chat template file to use instead of the model's (implies --chat).
+        #[arg(long)]
+        chat_template: Option<PathBuf>,
         /// At most this many new tokens.
         #[arg(long, default_value_t = 64)]
         max_tokens: usize,
