@@ -163,6 +163,8 @@ fn synthetic(n: usize) -> (Results, Manifest) {
         parameters: json!({ "audit": { "intended_use": "benchmarking" } }),
         training_data: json!([{ "name": "corpus", "kind": "crawled" }]),
         training_summary: json!({ "provider": "nobody" }),
+        prev: None,
+        responses_tree: None,
         files: vec![FileEntry {
             role: FileRole::Spec,
             path: "audit.toml".into(),

@@ -627,6 +627,12 @@ pub fn run_audit(
         }),
         training_data: serde_json::to_value(&spec.raw.training_data).expect("json"),
         training_summary: serde_json::to_value(&spec.raw.training_summary).expect("json"),
+        prev: spec.raw.audit.prev.clone(),
+        responses_tree: Some(provenance::merkle::LineTree::of(
+            RESPONSES_FILE,
+            &std::fs::read(out_dir.join(RESPONSES_FILE))
+                .map_err(|e| ProvenanceError::io(&out_dir.join(RESPONSES_FILE), e))?,
+        )),
         files,
     }
     .write(&out_dir)?;

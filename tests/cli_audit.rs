@@ -244,13 +244,19 @@ fn verify_names_changed_and_missing_files() {
     let f = Fixture::new(5);
     audit(&f, &[]);
     let out = f.path("out");
-    let mut responses = read(&out.join("responses.jsonl"));
-    responses = responses.replacen("\"p_norm\":", "\"p_norm\": ", 1);
-    std::fs::write(out.join("responses.jsonl"), responses).unwrap();
+    // Edit the seventh line of responses.jsonl: verify names that line.
+    let responses = read(&out.join("responses.jsonl"));
+    let mut lines: Vec<String> = responses.lines().map(str::to_string).collect();
+    lines[6] = lines[6].replacen("\"p_norm\":", "\"p_norm\": ", 1);
+    std::fs::write(out.join("responses.jsonl"), lines.join("\n") + "\n").unwrap();
     std::fs::remove_file(f.path("probes/lexicon/age.toml")).unwrap();
     let a = probity().arg("verify").arg(&out).assert().code(1);
     let stdout = String::from_utf8_lossy(&a.get_output().stdout).to_string();
     assert!(stdout.contains("responses.jsonl: changed"), "{stdout}");
+    assert!(
+        stdout.contains("responses.jsonl: line 7 changed"),
+        "{stdout}"
+    );
     assert!(stdout.contains("age.toml: missing"), "{stdout}");
     assert!(!stdout.contains("results.json"), "{stdout}");
     // A derived report is not hashed: deleting and re-rendering it is fine.
@@ -532,4 +538,31 @@ fn a_chat_template_file_replaces_the_models() {
     audit(&f, &["--force"])
         .code(2)
         .stderr(contains("mine.jinja"));
+}
+
+#[test]
+fn the_previous_audit_id_chains_into_the_manifest() {
+    let f = Fixture::new(5);
+    let prev = "ab".repeat(32);
+    let text =
+        read(&f.path("audit.toml")).replace("seed = 11", &format!("seed = 11\nprev = \"{prev}\""));
+    write(&f.path("audit.toml"), &text);
+    assert!(exit_code(&audit(&f, &[])) <= 1);
+    let manifest: serde_json::Value =
+        serde_json::from_str(&read(&f.path("out/manifest.json"))).unwrap();
+    assert_eq!(manifest["prev"], prev.as_str());
+    // The responses' Merkle tree: one leaf per line.
+    let lines = read(&f.path("out/responses.jsonl")).lines().count();
+    assert_eq!(
+        manifest["responses_tree"]["leaves"]
+            .as_array()
+            .unwrap()
+            .len(),
+        lines
+    );
+    // Not an audit id: exit 2 naming the field.
+    write(&f.path("audit.toml"), &text.replace(&prev, "not-an-id"));
+    audit(&f, &["--force"])
+        .code(2)
+        .stderr(contains("audit.prev"));
 }

@@ -238,6 +238,8 @@ pub fn write(
         parameters,
         training_data: serde_json::Value::Array(Vec::new()),
         training_summary: serde_json::Value::Null,
+        prev: None,
+        responses_tree: None,
         files: vec![
             provenance::entry(FileRole::Data, data, out_dir)?,
             provenance::entry(FileRole::Output, &results_path, out_dir)?,

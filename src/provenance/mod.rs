@@ -8,6 +8,7 @@
 
 mod canonical;
 mod error;
+pub mod merkle;
 
 pub use canonical::canonical_json;
 pub use error::ProvenanceError;
@@ -109,6 +110,13 @@ pub struct Manifest {
     pub parameters: serde_json::Value,
     /// The spec's training-data documentation, carried for the report.
     pub training_data: serde_json::Value,
+    /// The audit id of the previous audit of the same model line (`[audit] prev`):
+    /// a hash chain across releases.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prev: Option<String>,
+    /// RFC 6962 Merkle tree over the lines of `responses.jsonl`, with every leaf.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub responses_tree: Option<merkle::LineTree>,
     /// The spec's `[training_summary]` (EU AI Act template sections 1 and 3).
     #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
     pub training_summary: serde_json::Value,
@@ -233,6 +241,12 @@ pub fn verify(out_dir: &Path) -> Result<Verification, ProvenanceError> {
             "manifest.json: its audit id {} does not match its content ({recomputed}): the manifest was edited",
             manifest.audit_id.as_deref().unwrap_or("(none)")
         ));
+    }
+    if let Some(tree) = &manifest.responses_tree {
+        // A missing file is reported below with the other files.
+        if let Ok(bytes) = std::fs::read(out_dir.join(&tree.file)) {
+            report.problems.extend(tree.check(&bytes));
+        }
     }
     for file in &manifest.files {
         let path = if Path::new(&file.path).is_absolute() {

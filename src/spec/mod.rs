@@ -59,6 +59,9 @@ pub struct AuditSection {
     pub intended_use: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub out_of_scope: Option<String>,
+    /// The audit id of the previous audit of this model line (a hash chain).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prev: Option<String>,
     /// Known limits of the model or the audit, beyond those probity states itself.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limitations: Option<String>,
@@ -383,6 +386,14 @@ impl AuditSpec {
             field: field.to_string(),
             message,
         };
+        if let Some(prev) = &raw.audit.prev {
+            if prev.len() != 64 || !prev.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(invalid(
+                    "audit.prev",
+                    "must be the previous audit's id: 64 hexadecimal characters".into(),
+                ));
+            }
+        }
         if raw.model.kind == ModelKind::Safetensors
             && (raw.model.path.is_none() || raw.model.name.is_some())
         {
