@@ -164,6 +164,7 @@ fn synthetic(n: usize) -> (Results, Manifest) {
         training_data: json!([{ "name": "corpus", "kind": "crawled" }]),
         training_summary: json!({ "provider": "nobody" }),
         prev: None,
+        signature: None,
         responses_tree: None,
         files: vec![FileEntry {
             role: FileRole::Spec,

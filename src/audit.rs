@@ -59,6 +59,8 @@ pub struct AuditOptions {
     pub out: Option<PathBuf>,
     pub seed: Option<u64>,
     pub force: bool,
+    /// An Ed25519 secret key file to sign the manifest with.
+    pub sign: Option<PathBuf>,
 }
 
 pub struct AuditOutcome {
@@ -628,6 +630,7 @@ pub fn run_audit(
         training_data: serde_json::to_value(&spec.raw.training_data).expect("json"),
         training_summary: serde_json::to_value(&spec.raw.training_summary).expect("json"),
         prev: spec.raw.audit.prev.clone(),
+        signature: None,
         responses_tree: Some(provenance::merkle::LineTree::of(
             RESPONSES_FILE,
             &std::fs::read(out_dir.join(RESPONSES_FILE))
@@ -635,7 +638,7 @@ pub fn run_audit(
         )),
         files,
     }
-    .write(&out_dir)?;
+    .write_signed(&out_dir, options.sign.as_deref())?;
     let report = report::write_html(&out_dir, &results, &manifest)?;
     Ok(AuditOutcome {
         out_dir,

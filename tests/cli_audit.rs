@@ -566,3 +566,50 @@ fn the_previous_audit_id_chains_into_the_manifest() {
         .code(2)
         .stderr(contains("audit.prev"));
 }
+
+#[test]
+fn signed_manifests_verify_only_with_the_right_key() {
+    let f = Fixture::new(5);
+    probity()
+        .args(["keygen", "-o"])
+        .arg(f.path("key"))
+        .assert()
+        .code(0);
+    probity()
+        .args(["keygen", "-o"])
+        .arg(f.path("other"))
+        .assert()
+        .code(0);
+    assert!(exit_code(&audit(&f, &["--sign", f.path("key").to_str().unwrap()])) <= 1);
+    let out = f.path("out");
+    let verify = |key: &str| {
+        probity()
+            .arg("verify")
+            .arg(&out)
+            .args(["--key", f.path(key).to_str().unwrap()])
+            .assert()
+    };
+    verify("key.pub").code(0).stdout(contains("signed by"));
+    verify("other.pub")
+        .code(1)
+        .stdout(contains("not by the key given"));
+    // A tampered signature fails even without --key.
+    let manifest = read(&out.join("manifest.json"));
+    let v: serde_json::Value = serde_json::from_str(&manifest).unwrap();
+    let sig = v["signature"]["signature"].as_str().unwrap();
+    let flipped = format!(
+        "{}{}",
+        if sig.starts_with('0') { "1" } else { "0" },
+        &sig[1..]
+    );
+    std::fs::write(out.join("manifest.json"), manifest.replace(sig, &flipped)).unwrap();
+    probity()
+        .arg("verify")
+        .arg(&out)
+        .assert()
+        .code(1)
+        .stdout(contains("does not verify"));
+    // A key file that is not a key: exit 2 naming it.
+    write(&f.path("bad.pub"), "not a key");
+    verify("bad.pub").code(2).stderr(contains("bad.pub"));
+}

@@ -78,9 +78,24 @@ fn dispatch(command: Command) -> Result<Status, CliError> {
             seed,
             threads,
             force,
+            sign,
         } => {
             set_threads(threads)?;
-            audit_command(&spec, AuditOptions { out, seed, force })
+            audit_command(
+                &spec,
+                AuditOptions {
+                    out,
+                    seed,
+                    force,
+                    sign,
+                },
+            )
+        }
+        Command::Keygen { output } => {
+            let public = provenance::signing::keygen(&output)?;
+            println!("secret key: {} (keep it private)", output.display());
+            println!("public key: {public}");
+            Ok(Status::Ok)
         }
         Command::Probes(cmd) => probes_command(cmd),
         Command::Model(cmd) => model_command(cmd),
@@ -105,7 +120,7 @@ fn dispatch(command: Command) -> Result<Status, CliError> {
             }
             Ok(Status::Ok)
         }
-        Command::Verify { dir } => verify_command(&dir),
+        Command::Verify { dir, key } => verify_command(&dir, key.as_deref()),
         Command::Fairness(args) => super::fairness::fairness_command(args),
     }
 }
@@ -158,13 +173,23 @@ fn audit_command(spec: &Path, options: AuditOptions) -> Result<Status, CliError>
     })
 }
 
-fn verify_command(dir: &Path) -> Result<Status, CliError> {
-    let v = provenance::verify(dir)?;
+fn verify_command(dir: &Path, key: Option<&Path>) -> Result<Status, CliError> {
+    let v = provenance::verify_with_key(dir, key)?;
     for problem in &v.problems {
         println!("{problem}");
     }
     if v.problems.is_empty() {
         println!("ok: {} files match manifest {}", v.checked, v.audit_id);
+        if let Some(signer) = &v.signed_by {
+            println!(
+                "signed by {signer}{}",
+                if key.is_some() {
+                    " (the key given)"
+                } else {
+                    " (give --key to require this key)"
+                }
+            );
+        }
         Ok(Status::Ok)
     } else {
         println!(

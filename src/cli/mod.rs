@@ -44,6 +44,18 @@ pub enum Command {
         /// Replace another audit's out dir.
         #[arg(long)]
         force: bool,
+        /// Sign the manifest with this Ed25519 secret key file (`probity keygen`).
+        #[arg(long, value_name = "KEY")]
+        sign: Option<PathBuf>,
+    },
+    /// Write a new Ed25519 key pair for signing manifests: KEY (secret, mode 0600) and KEY.pub.
+    #[command(
+        after_help = "Example:\n  probity keygen -o audit-key\n  probity audit audits/quickstart.toml --sign audit-key\n  probity verify out/quickstart --key audit-key.pub"
+    )]
+    Keygen {
+        /// The secret key file to write (the public key goes to FILE.pub).
+        #[arg(short = 'o', long = "output")]
+        output: PathBuf,
     },
     /// Inspect probe sets.
     #[command(subcommand)]
@@ -75,6 +87,9 @@ pub enum Command {
     Verify {
         /// An audit's out dir.
         dir: PathBuf,
+        /// Require a valid signature by this Ed25519 public key file.
+        #[arg(long, value_name = "PUB")]
+        key: Option<PathBuf>,
     },
 }
 

@@ -239,6 +239,7 @@ pub fn write(
         training_data: serde_json::Value::Array(Vec::new()),
         training_summary: serde_json::Value::Null,
         prev: None,
+        signature: None,
         responses_tree: None,
         files: vec![
             provenance::entry(FileRole::Data, data, out_dir)?,

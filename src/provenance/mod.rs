@@ -9,6 +9,7 @@
 mod canonical;
 mod error;
 pub mod merkle;
+pub mod signing;
 
 pub use canonical::canonical_json;
 pub use error::ProvenanceError;
@@ -114,6 +115,9 @@ pub struct Manifest {
     /// a hash chain across releases.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prev: Option<String>,
+    /// An Ed25519 signature of the audit id (`probity audit --sign KEY`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<signing::ManifestSignature>,
     /// RFC 6962 Merkle tree over the lines of `responses.jsonl`, with every leaf.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub responses_tree: Option<merkle::LineTree>,
@@ -124,18 +128,30 @@ pub struct Manifest {
 }
 
 impl Manifest {
-    /// The audit id: sha256 of the canonical manifest without its id.
+    /// The audit id: sha256 of the canonical manifest without its id and signature.
     pub fn compute_id(&self) -> String {
         let mut without = self.clone();
         without.audit_id = None;
+        without.signature = None;
         let value = serde_json::to_value(&without).expect("a manifest serialises");
         sha256_bytes(canonical_json(&value).as_bytes())
     }
 
     /// Fills in the id and writes `DIR/manifest.json` atomically (keys sorted, so
     /// the file is stable byte for byte).
-    pub fn write(mut self, out_dir: &Path) -> Result<Manifest, ProvenanceError> {
-        self.audit_id = Some(self.compute_id());
+    pub fn write(self, out_dir: &Path) -> Result<Manifest, ProvenanceError> {
+        self.write_signed(out_dir, None)
+    }
+
+    /// As [`Manifest::write`], signing the audit id with the secret key at `key`.
+    pub fn write_signed(
+        mut self,
+        out_dir: &Path,
+        key: Option<&Path>,
+    ) -> Result<Manifest, ProvenanceError> {
+        let id = self.compute_id();
+        self.signature = key.map(|k| signing::sign(&id, k)).transpose()?;
+        self.audit_id = Some(id);
         let value = serde_json::to_value(&self).expect("a manifest serialises");
         let mut text = serde_json::to_string_pretty(&canonical::sorted(&value)).expect("json");
         text.push('\n');
@@ -226,11 +242,24 @@ pub struct Verification {
     pub audit_id: String,
     pub checked: usize,
     pub problems: Vec<String>,
+    /// The public key of a valid signature, when the manifest has one.
+    pub signed_by: Option<String>,
 }
 
 /// Re-hashes every file the manifest lists; checks the audit id.
 pub fn verify(out_dir: &Path) -> Result<Verification, ProvenanceError> {
+    verify_with_key(out_dir, None)
+}
+
+/// As [`verify`]; with `key` (a public key file), the manifest must also carry a
+/// valid signature by that key. A signature present without `key` is checked
+/// against its own public key (integrity, not identity).
+pub fn verify_with_key(
+    out_dir: &Path,
+    key: Option<&Path>,
+) -> Result<Verification, ProvenanceError> {
     let manifest = Manifest::read(out_dir)?;
+    let trusted = key.map(signing::read_public).transpose()?;
     let mut report = Verification {
         audit_id: manifest.audit_id.clone().unwrap_or_default(),
         ..Default::default()
@@ -241,6 +270,23 @@ pub fn verify(out_dir: &Path) -> Result<Verification, ProvenanceError> {
             "manifest.json: its audit id {} does not match its content ({recomputed}): the manifest was edited",
             manifest.audit_id.as_deref().unwrap_or("(none)")
         ));
+    }
+    match (&manifest.signature, &trusted) {
+        (None, Some(_)) => report
+            .problems
+            .push("manifest.json: not signed, and --key asks for a signature".into()),
+        (Some(sig), trusted) => {
+            if let Err(why) = signing::check(sig, &recomputed) {
+                report.problems.push(format!("manifest.json: {why}"));
+            } else if trusted.as_ref().is_some_and(|t| *t != sig.public_key) {
+                report.problems.push(format!(
+                    "manifest.json: signed by key {}, not by the key given",
+                    sig.public_key
+                ));
+            }
+            report.signed_by = Some(sig.public_key.clone());
+        }
+        (None, None) => {}
     }
     if let Some(tree) = &manifest.responses_tree {
         // A missing file is reported below with the other files.
