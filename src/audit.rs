@@ -259,22 +259,16 @@ fn connect_endpoint(spec: &AuditSpec, model: &ResolvedModel) -> Result<Backend, 
         top_logprobs: m.top_logprobs.unwrap_or(20),
         max_backoff: std::time::Duration::from_secs(60),
     };
-    let info = crate::backend::ModelInfo {
-        name: m
-            .label
+    let info = crate::backend::ModelInfo::opaque(
+        m.label
             .clone()
             .unwrap_or_else(|| format!("{} at {url}", settings.api_model)),
-        architecture: "openai-compatible server".into(),
-        parameters: 0,
-        quantisation: "not known (a model behind a server)".into(),
-        vocab_size: 0,
-        context_length: None,
-        sha256: model.sha256.clone(),
-        size_bytes: 0,
-        licence: None,
-        upstream: None,
-        has_chat_template: m.chat_template.is_some(),
-    };
+        "openai-compatible server",
+        "not known (a model behind a server)",
+        model.sha256.clone(),
+        0,
+        m.chat_template.is_some(),
+    );
     let template = m.chat_template.as_ref().map(|t| base.join(t));
     let model = crate::backend::openai::OpenAiModel::connect(settings, template.as_deref(), info)?;
     Ok(Backend::OpenAi(Box::new(model)))
@@ -288,24 +282,18 @@ fn start_subprocess(spec: &AuditSpec, model: &ResolvedModel) -> Result<Backend, 
     let size_bytes = std::fs::metadata(&model.path)
         .map_err(|e| BackendError::io(&model.path, e))?
         .len();
-    let info = crate::backend::ModelInfo {
-        name: spec
-            .raw
+    let info = crate::backend::ModelInfo::opaque(
+        spec.raw
             .model
             .label
             .clone()
             .unwrap_or_else(|| command.join(" ")),
-        architecture: "subprocess".into(),
-        parameters: 0,
-        quantisation: "not known (a model behind a command)".into(),
-        vocab_size: 0,
-        context_length: None,
-        sha256: model.sha256.clone(),
+        "subprocess",
+        "not known (a model behind a command)",
+        model.sha256.clone(),
         size_bytes,
-        licence: None,
-        upstream: None,
-        has_chat_template: template.is_some(),
-    };
+        template.is_some(),
+    );
     let timeout =
         std::time::Duration::from_secs_f64(spec.raw.model.timeout_seconds.unwrap_or(120.0));
     let model = crate::backend::subprocess::SubprocessModel::start_in(
@@ -433,24 +421,19 @@ pub fn run_audit(
         let size_bytes = std::fs::metadata(&path)
             .map_err(|e| ProvenanceError::io(&path, e))?
             .len();
-        let info = crate::backend::ModelInfo {
-            name: spec.raw.model.label.clone().unwrap_or_else(|| {
+        let info = crate::backend::ModelInfo::opaque(
+            spec.raw.model.label.clone().unwrap_or_else(|| {
                 format!(
                     "replay of {}",
                     path.file_name().unwrap_or_default().to_string_lossy()
                 )
             }),
-            architecture: "replay".into(),
-            parameters: 0,
-            quantisation: "not applicable (replayed responses)".into(),
-            vocab_size: 0,
-            context_length: None,
-            sha256: sha256.clone(),
+            "replay",
+            "not applicable (replayed responses)",
+            sha256.clone(),
             size_bytes,
-            licence: None,
-            upstream: None,
-            has_chat_template: false,
-        };
+            false,
+        );
         let model = ResolvedModel {
             path,
             sha256,

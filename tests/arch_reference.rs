@@ -61,6 +61,10 @@ fn llama_cpp_logits(m: &ModelRef, p: &PromptRef) -> Vec<Vec<f32>> {
         .collect()
 }
 
+fn argmax(v: &[f32]) -> usize {
+    (0..v.len()).max_by(|&a, &b| v[a].total_cmp(&v[b])).unwrap()
+}
+
 /// Largest |Δ logit| over every position of every prompt, per model.
 fn compare(file: &str, precision: Precision) -> Vec<(String, f32)> {
     let r = reference();
@@ -147,7 +151,6 @@ fn q8_0_weights_agree_with_llama_cpp_on_short_prompts() {
             assert_eq!(ids, p.token_ids);
             let ours = model.logits_all(&ids).unwrap();
             let theirs = llama_cpp_logits(m, p);
-            let argmax = |v: &[f32]| (0..v.len()).max_by(|&a, &b| v[a].total_cmp(&v[b])).unwrap();
             let last = ids.len() - 1;
             let worst_first = ours[0]
                 .iter()
@@ -219,7 +222,6 @@ fn safetensors_folders_match_llama_cpp() {
         .iter()
         .find(|m| m.file == "tiny-llama.gguf")
         .unwrap();
-    let argmax = |v: &[f32]| (0..v.len()).max_by(|&a, &b| v[a].total_cmp(&v[b])).unwrap();
     let (mut same, mut total) = (0, 0);
     for p in &m.prompts {
         let ids = model.tokenize(&p.text).unwrap();

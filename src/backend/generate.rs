@@ -84,6 +84,16 @@ pub enum Finish {
     Length,
 }
 
+impl Finish {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Finish::EndToken => "end_token",
+            Finish::Stop => "stop",
+            Finish::Length => "length",
+        }
+    }
+}
+
 /// A generated text.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Generation {

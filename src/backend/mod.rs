@@ -46,6 +46,33 @@ pub struct ModelInfo {
     pub has_chat_template: bool,
 }
 
+impl ModelInfo {
+    /// A model probity does not see inside (a server, a command, a recording):
+    /// only a name, what it is, how its numbers come about, and a hash.
+    pub fn opaque(
+        name: String,
+        architecture: &str,
+        quantisation: &str,
+        sha256: String,
+        size_bytes: u64,
+        has_chat_template: bool,
+    ) -> ModelInfo {
+        ModelInfo {
+            name,
+            architecture: architecture.into(),
+            parameters: 0,
+            quantisation: quantisation.into(),
+            vocab_size: 0,
+            context_length: None,
+            sha256,
+            size_bytes,
+            licence: None,
+            upstream: None,
+            has_chat_template,
+        }
+    }
+}
+
 /// One token of a scored continuation.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct TokenScore {

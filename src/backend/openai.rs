@@ -269,29 +269,41 @@ impl OpenAiModel {
     ) -> Result<Vec<Vec<ContinuationScore>>, BackendError> {
         let next = AtomicUsize::new(0);
         let workers = self.settings.concurrency.clamp(1, prompts.len().max(1));
+        // Each worker takes the next prompt until none is left (or one failed) and
+        // returns what it answered; the answers are put back in prompt order.
+        let answered: Vec<(usize, Result<Vec<ContinuationScore>, BackendError>)> =
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = (0..workers)
+                    .map(|_| {
+                        scope.spawn(|| {
+                            let mut mine = Vec::new();
+                            loop {
+                                let i = next.fetch_add(1, Ordering::Relaxed);
+                                if i >= prompts.len() {
+                                    break mine;
+                                }
+                                let result = self
+                                    .request(&self.body(&prompts[i]), i)
+                                    .and_then(|v| self.read_scores(&v, continuations));
+                                if result.is_err() {
+                                    // Stop handing out work; the first failure is reported.
+                                    next.store(prompts.len(), Ordering::Relaxed);
+                                }
+                                mine.push((i, result));
+                            }
+                        })
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .flat_map(|h| h.join().expect("a scoring thread panicked"))
+                    .collect()
+            });
         let mut results: Vec<Option<Result<Vec<ContinuationScore>, BackendError>>> =
             (0..prompts.len()).map(|_| None).collect();
-        let slots = std::sync::Mutex::new(&mut results);
-        std::thread::scope(|scope| {
-            for _ in 0..workers {
-                scope.spawn(|| loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= prompts.len() {
-                        break;
-                    }
-                    let body = self.body(&prompts[i]);
-                    let result = self
-                        .request(&body, i)
-                        .and_then(|v| self.read_scores(&v, continuations));
-                    let failed = result.is_err();
-                    slots.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(result);
-                    if failed {
-                        // Stop handing out work; the first failure is reported.
-                        next.store(prompts.len(), Ordering::Relaxed);
-                    }
-                });
-            }
-        });
+        for (i, r) in answered {
+            results[i] = Some(r);
+        }
         let mut out = Vec::with_capacity(prompts.len());
         for r in results {
             match r {

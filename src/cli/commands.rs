@@ -44,6 +44,22 @@ where
     }
 }
 
+/// The in-process model a `model score` or `model generate` names, at the
+/// precision asked for, with a replacement chat template when one is given.
+fn open_cli_model(
+    model: &str,
+    precision: &str,
+    chat_template: Option<&Path>,
+) -> Result<GgufModel, CliError> {
+    let precision = parse_precision(precision)?;
+    let (path, sha, _) = resolve_model_arg(model)?;
+    let mut gguf = GgufModel::open(&path, &sha, precision)?;
+    if let Some(t) = chat_template {
+        gguf.set_chat_template(t)?;
+    }
+    Ok(gguf)
+}
+
 fn parse_precision(precision: &str) -> Result<Precision, CliError> {
     match precision {
         "f32" => Ok(Precision::F32),
@@ -389,12 +405,7 @@ fn model_command(cmd: ModelCommand) -> Result<Status, CliError> {
             threads,
         } => {
             set_threads(threads)?;
-            let precision = parse_precision(&precision)?;
-            let (path, sha, _) = resolve_model_arg(&model)?;
-            let mut model = GgufModel::open(&path, &sha, precision)?;
-            if let Some(t) = &chat_template {
-                model.set_chat_template(t)?;
-            }
+            let model = open_cli_model(&model, &precision, chat_template.as_deref())?;
             let text = if chat || chat_template.is_some() {
                 model.chat_prompt(&prompt)?
             } else {
@@ -412,14 +423,7 @@ fn model_command(cmd: ModelCommand) -> Result<Status, CliError> {
                 println!("{}", serde_json::to_string_pretty(&g).expect("json"));
             } else {
                 println!("{}", g.text);
-                eprintln!(
-                    "{} tokens; stopped: {}",
-                    g.tokens.len(),
-                    serde_json::to_value(g.finish)
-                        .ok()
-                        .and_then(|v| v.as_str().map(str::to_string))
-                        .unwrap_or_default()
-                );
+                eprintln!("{} tokens; stopped: {}", g.tokens.len(), g.finish.as_str());
             }
             Ok(Status::Ok)
         }
@@ -436,12 +440,7 @@ fn model_command(cmd: ModelCommand) -> Result<Status, CliError> {
             threads,
         } => {
             set_threads(threads)?;
-            let precision = parse_precision(&precision)?;
-            let (path, sha, _) = resolve_model_arg(&model)?;
-            let mut gguf = GgufModel::open(&path, &sha, precision)?;
-            if let Some(t) = &chat_template {
-                gguf.set_chat_template(t)?;
-            }
+            let gguf = open_cli_model(&model, &precision, chat_template.as_deref())?;
             let chat = chat || chat_template.is_some();
             let mut backend = Backend::Gguf(Box::new(gguf));
             let wrap = |backend: &Backend, text: String| -> Result<String, CliError> {

@@ -8,7 +8,7 @@
 //! pure function of `results.json` and `manifest.json`. Valid against
 //! `tests/schemas/bom-1.6.schema.json`.
 
-use super::view::{self, gap_measure, Labels};
+use super::view::{self, gap_measure, spec_text, Labels};
 use crate::provenance::{FileRole, Manifest};
 use crate::results::{Results, Verdict};
 use serde_json::{json, Value};
@@ -36,16 +36,6 @@ fn serial_number(audit_id: &str) -> String {
         &h[16..20],
         &h[20..32]
     )
-}
-
-fn spec_text(manifest: &Manifest, key: &str) -> Option<String> {
-    manifest
-        .parameters
-        .get("audit")
-        .and_then(|a| a.get(key))
-        .and_then(|v| v.as_str())
-        .filter(|s| !s.trim().is_empty())
-        .map(str::to_string)
 }
 
 fn str_field(v: &Value, key: &str) -> Option<String> {
@@ -94,12 +84,8 @@ pub fn render(results: &Results, manifest: &Manifest) -> Result<String, String> 
         })
         .collect();
 
-    let mitigation = manifest
-        .parameters
-        .get("audit")
-        .and_then(|a| a.get("ethical_considerations"))
-        .and_then(|e| str_field(e, "mitigation"))
-        .unwrap_or_else(|| "not documented".into());
+    let ethics = view::ethics(manifest);
+    let mitigation = str_field(ethics, "mitigation").unwrap_or_else(|| "not documented".into());
     let benefits = spec_text(manifest, "intended_use").unwrap_or_else(|| "not documented".into());
     let mut fairness: Vec<Value> = results
         .findings
@@ -144,18 +130,12 @@ pub fn render(results: &Results, manifest: &Manifest) -> Result<String, String> 
         }
     }
 
-    let ethics = manifest
-        .parameters
-        .get("audit")
-        .and_then(|a| a.get("ethical_considerations"))
-        .cloned()
-        .unwrap_or_default();
     let ethical: Vec<Value> = view::ETHICS_FIELDS
         .iter()
         .filter(|(key, _)| *key != "mitigation")
         .map(|(key, name)| {
             json!({
-                "name": format!("{name}: {}", str_field(&ethics, key).unwrap_or_else(|| "not documented".into())),
+                "name": format!("{name}: {}", str_field(ethics, key).unwrap_or_else(|| "not documented".into())),
                 "mitigationStrategy": mitigation,
             })
         })

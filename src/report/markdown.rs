@@ -4,7 +4,9 @@
 //! front matter).
 
 use super::escape::{markdown as md, yaml};
-use super::view::{self, fmt, fmt_p, gap_measure, interval_text, ranked_findings, Labels};
+use super::view::{
+    self, fmt, fmt_p, gap_measure, interval_text, ranked_findings, spec_text, Labels,
+};
 use crate::provenance::Manifest;
 use crate::results::{Finding, Results, Verdict};
 use std::fmt::Write;
@@ -145,17 +147,6 @@ fn short(hash: &str) -> &str {
     &hash[..hash.len().min(12)]
 }
 
-/// The documentation fields of the spec that the card quotes.
-fn spec_text(manifest: &Manifest, key: &str) -> Option<String> {
-    manifest
-        .parameters
-        .get("audit")
-        .and_then(|a| a.get(key))
-        .and_then(|v| v.as_str())
-        .filter(|s| !s.trim().is_empty())
-        .map(str::to_string)
-}
-
 fn or_undocumented(text: Option<String>) -> String {
     text.map(|t| md(&t))
         .unwrap_or_else(|| "_Not documented._".into())
@@ -274,12 +265,7 @@ pub fn model_card(results: &Results, manifest: &Manifest) -> Result<String, Stri
     );
 
     out.push_str("\n## Bias, risks, and limitations\n\n");
-    let ethics = manifest
-        .parameters
-        .get("audit")
-        .and_then(|a| a.get("ethical_considerations"))
-        .cloned()
-        .unwrap_or_default();
+    let ethics = view::ethics(manifest);
     for (key, name) in view::ETHICS_FIELDS {
         let text = ethics
             .get(*key)

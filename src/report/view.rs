@@ -559,28 +559,12 @@ impl<'a> ReportView<'a> {
             .chain(&summary_processing)
             .filter(|f| !f.documented)
             .count();
-        let audit = manifest.parameters.get("audit");
         let text = |key: &str| -> String {
-            audit
-                .and_then(|a| a.get(key))
-                .and_then(|v| v.as_str())
-                .map(str::to_string)
-                .unwrap_or_else(|| NOT_DOCUMENTED.into())
+            spec_text(manifest, key).unwrap_or_else(|| NOT_DOCUMENTED.into())
         };
-        let ethics = doc_fields(
-            audit
-                .and_then(|a| a.get("ethical_considerations"))
-                .unwrap_or(&serde_json::Value::Null),
-            ETHICS_FIELDS,
-        );
+        let ethics = doc_fields(ethics(manifest), ETHICS_FIELDS);
         ReportView {
-            limitations: limitations(
-                results,
-                audit
-                    .and_then(|a| a.get("limitations"))
-                    .and_then(|v| v.as_str())
-                    .map(str::to_string),
-            ),
+            limitations: limitations(results, spec_text(manifest, "limitations")),
             heat_maps: heat_maps(results),
             command: command(manifest),
             ethics,
@@ -605,6 +589,27 @@ impl<'a> ReportView<'a> {
                 .unwrap_or_default(),
         }
     }
+}
+
+/// A prose field of the spec's `[audit]` table, as the manifest carries it;
+/// `None` when absent or blank.
+pub fn spec_text(manifest: &Manifest, key: &str) -> Option<String> {
+    manifest
+        .parameters
+        .get("audit")
+        .and_then(|a| a.get(key))
+        .and_then(|v| v.as_str())
+        .filter(|s| !s.trim().is_empty())
+        .map(str::to_string)
+}
+
+/// The spec's `[audit.ethical_considerations]` (null when absent).
+pub fn ethics(manifest: &Manifest) -> &serde_json::Value {
+    manifest
+        .parameters
+        .get("audit")
+        .and_then(|a| a.get("ethical_considerations"))
+        .unwrap_or(&serde_json::Value::Null)
 }
 
 /// The value of a documentation field, or `None` when it is missing or empty.
