@@ -226,6 +226,63 @@ fn set_path(id: &str, dir: &Path) -> PathBuf {
     }
 }
 
+fn import_command(
+    format: crate::probe::import::Format,
+    file: &Path,
+    output: &Path,
+    id: Option<String>,
+    reference: &[String],
+    on_bad_row: &str,
+) -> Result<Status, CliError> {
+    use crate::probe::import::{import, ImportOptions, OnBadRow};
+    let mut references = Vec::new();
+    for r in reference {
+        let Some((axis, descriptor)) = r.split_once('=') else {
+            return Err(bad_input(anyhow::anyhow!(
+                "--reference `{r}`: use AXIS=DESCRIPTOR"
+            )));
+        };
+        references.push((axis.to_string(), descriptor.to_string()));
+    }
+    let options = ImportOptions {
+        on_bad_row: if on_bad_row == "skip" {
+            OnBadRow::Skip
+        } else {
+            OnBadRow::Fail
+        },
+        id,
+        references,
+    };
+    let report = import(format, file, output, &options)?;
+    for skipped in &report.skipped {
+        match skipped.line {
+            Some(line) => eprintln!(
+                "skipped {}, line {line}: {}",
+                file.display(),
+                skipped.message
+            ),
+            None => eprintln!("skipped {}: {}", file.display(), skipped.message),
+        }
+    }
+    for note in &report.notes {
+        eprintln!("note: {note}");
+    }
+    println!(
+        "{}: {} {} written to {} ({} rows skipped)",
+        format.as_str(),
+        report.entries,
+        report.unit,
+        report
+            .written
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
+        report.skipped.len()
+    );
+    Ok(Status::Ok)
+}
+
 fn probes_command(cmd: ProbesCommand) -> Result<Status, CliError> {
     match cmd {
         ProbesCommand::List { dir } => {
@@ -291,6 +348,14 @@ fn probes_command(cmd: ProbesCommand) -> Result<Status, CliError> {
             );
             Ok(Status::Ok)
         }
+        ProbesCommand::Import {
+            format,
+            file,
+            output,
+            id,
+            reference,
+            on_bad_row,
+        } => import_command(format, &file, &output, id, &reference, &on_bad_row),
         ProbesCommand::Validate { files, dir } => {
             let files = if files.is_empty() {
                 crate::probe::list_sets(&dir)?

@@ -109,6 +109,29 @@ pub enum ProbesCommand {
         #[arg(long, default_value = "probes")]
         dir: PathBuf,
     },
+    /// Convert a public bias dataset's own file into a probity probe set (docs/importers.md).
+    #[command(
+        after_help = "Formats and outputs:\n  crows-pairs    crows_pairs_anonymized.csv  -> kind \"paired\" ([[pair]])\n  bbq            data/<Category>.jsonl       -> kind \"multiple-choice\" ([[item]])\n  stereoset      dev.json                    -> kind \"paired\" ([[pair]])\n  discrim-eval   explicit.jsonl/implicit.jsonl -> kind \"decision\" ([[filled]])\n  holistic-bias  descriptors.json            -> a folder of lexicon files, one per axis\n\nExamples:\n  probity probes import --format crows-pairs crows_pairs_anonymized.csv -o probes/crows-pairs.toml\n  probity probes import --format holistic-bias descriptors.json -o probes/hb-lexicon --reference age=adult"
+    )]
+    Import {
+        /// The dataset's format.
+        #[arg(long, value_enum)]
+        format: crate::probe::import::Format,
+        /// The dataset file.
+        file: PathBuf,
+        /// The probe-set file to write (holistic-bias: a folder).
+        #[arg(short = 'o', long = "output")]
+        output: PathBuf,
+        /// The probe set's id (default: the output file's stem).
+        #[arg(long)]
+        id: Option<String>,
+        /// holistic-bias: AXIS=DESCRIPTOR, the reference group of an axis (repeatable; default: the axis's first descriptor).
+        #[arg(long, value_name = "AXIS=DESCRIPTOR")]
+        reference: Vec<String>,
+        /// What to do with a malformed row: fail (exit 2, naming file and line) or skip it (counted and listed).
+        #[arg(long, value_parser = ["skip", "fail"], default_value = "fail")]
+        on_bad_row: String,
+    },
     /// Validate probe-set files (default: every set in --dir); exit 2 on the first error.
     #[command(after_help = "Example:\n  probity probes validate probes/decisions.toml")]
     Validate {

@@ -8,6 +8,7 @@
 //! set, scenario, variant, axis, group and filler) so runs, resumes and shards join.
 
 mod error;
+pub mod import;
 mod lexicon;
 
 pub use error::ProbeError;
