@@ -277,6 +277,9 @@ fn discrim_eval_lines_become_filled_prompts() {
     );
 }
 
+/// A lexicon group as (id, explicit phrase).
+type Entry = (&'static str, &'static str);
+
 #[test]
 fn holistic_bias_axes_become_lexicon_files() {
     let input = fixture("descriptors.json");
@@ -299,7 +302,7 @@ fn holistic_bias_axes_become_lexicon_files() {
 
     // Expected, from the fixture by hand: descriptors in file order, duplicates
     // once, "an" before a vowel letter unless the entry gives its article.
-    let expected: [(&str, &str, &[(&str, &str)]); 3] = [
+    let expected: [(&str, &str, &[Entry]); 3] = [
         (
             "hearing",
             "deaf",
