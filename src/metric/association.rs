@@ -483,7 +483,7 @@ pub fn cosine(u: &[f32], v: &[f32]) -> Result<f64, String> {
         uu += a * a;
         vv += b * b;
     }
-    if !(uu > 0.0 && vv > 0.0) || !dot.is_finite() || !uu.is_finite() || !vv.is_finite() {
+    if !(uu > 0.0 && vv > 0.0 && dot.is_finite() && uu.is_finite() && vv.is_finite()) {
         return Err("an embedding has zero norm or is not finite".into());
     }
     Ok(dot / (uu.sqrt() * vv.sqrt()))
@@ -717,13 +717,16 @@ pub struct AssociationResult {
     pub seed: u64,
 }
 
+/// The embedder [`run_association`] calls: texts in, one vector per text out.
+pub type EmbedFn<'a> = dyn FnMut(&[String]) -> Result<Vec<Vec<f32>>, String> + 'a;
+
 /// Runs every test of the set. `embed` is called once, with every distinct item
 /// of the set (in order of first appearance), and must return one vector per
 /// text. Each test's permutation seed is derived from `seed` and the set and test
 /// ids, so a test's figures do not depend on the other tests.
 pub fn run_association(
     set: &AssociationSet,
-    embed: &mut dyn FnMut(&[String]) -> Result<Vec<Vec<f32>>, String>,
+    embed: &mut EmbedFn<'_>,
     seed: u64,
 ) -> Result<Vec<AssociationResult>, String> {
     let mut texts: Vec<String> = Vec::new();
