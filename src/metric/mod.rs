@@ -10,6 +10,7 @@
 //! audit. Every resampling seed is derived from the spec's seed and the comparison's
 //! identity, so a comparison's figures do not depend on what else the audit holds.
 
+pub mod association;
 mod error;
 mod examples;
 
