@@ -12,6 +12,7 @@
 
 mod error;
 mod examples;
+pub mod scorers;
 
 pub use error::MetricError;
 pub use examples::examples;
