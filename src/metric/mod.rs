@@ -13,6 +13,7 @@
 pub mod association;
 mod error;
 mod examples;
+pub mod scorers;
 
 pub use error::MetricError;
 pub use examples::examples;
