@@ -224,25 +224,9 @@ impl LexiconAxis {
             check_names_by(g).map_err(|(offset, message)| {
                 at(Some(offset), format!("group `{id}`: {message}"))
             })?;
-            for ex in &g.excludes {
-                match ex.get_ref().split_once('.') {
-                    Some((axis, group)) if !axis.is_empty() && !group.is_empty() => {
-                        if axis == expected_axis {
-                            return Err(at(
-                                Some(ex.span().start),
-                                format!("group `{id}`: `excludes` entry `{}` names this file's own axis", ex.get_ref()),
-                            ));
-                        }
-                    }
-                    _ => return Err(at(
-                        Some(ex.span().start),
-                        format!(
-                            "group `{id}`: `excludes` entry `{}` is not of the form `axis.group`",
-                            ex.get_ref()
-                        ),
-                    )),
-                }
-            }
+            check_excludes(g, expected_axis).map_err(|(offset, message)| {
+                at(Some(offset), format!("group `{id}`: {message}"))
+            })?;
         }
         if !ids.contains(reference.get_ref()) {
             return Err(at(
@@ -352,6 +336,26 @@ fn check_parts(g: &GroupFile) -> Result<(), (usize, String)> {
             return Err((
                 part.span().start,
                 format!("`{key}` {text:?} starts with an article: the intersection adds its own"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `excludes` entries are `axis.group` pairs naming another axis.
+fn check_excludes(g: &GroupFile, own_axis: &str) -> Result<(), (usize, String)> {
+    for ex in &g.excludes {
+        let entry = ex.get_ref();
+        let problem = match entry.split_once('.') {
+            Some((axis, group)) if !axis.is_empty() && !group.is_empty() => {
+                (axis == own_axis).then_some("names this file's own axis")
+            }
+            _ => Some("is not of the form `axis.group`"),
+        };
+        if let Some(problem) = problem {
+            return Err((
+                ex.span().start,
+                format!("`excludes` entry `{entry}` {problem}"),
             ));
         }
     }
@@ -692,7 +696,18 @@ pub fn guess_article(word: &str) -> &'static str {
 mod tests {
     use super::*;
 
-    const AGE: &str = "axis = \"age\"\nreference = \"old\"\nreference_why = \"x\"\n[[group]]\nid = \"young\"\nlabel = \"y\"\nexplicit = \"a young person\"\n[[group]]\nid = \"old\"\nlabel = \"o\"\nexplicit = \"an old person\"\n";
+    const AGE: &str = r#"axis = "age"
+reference = "old"
+reference_why = "x"
+[[group]]
+id = "young"
+label = "y"
+explicit = "a young person"
+[[group]]
+id = "old"
+label = "o"
+explicit = "an old person"
+"#;
 
     fn write(dir: &Path, axis: &str, text: &str) -> PathBuf {
         let f = dir.join(format!("{axis}.toml"));
@@ -813,9 +828,19 @@ mod tests {
 
     #[test]
     fn names_by_must_split_the_names() {
-        let named = AGE.replace("reference_why = \"x\"\n", "reference_why = \"x\"\nnames_source = \"s\"\n")
-            .replace("explicit = \"a young person\"\n", "explicit = \"a young person\"\nnames = [\"Ann\", \"Bob\"]\n")
-            .replace("explicit = \"an old person\"\n", "explicit = \"an old person\"\nnames = [\"Cy\", \"Di\"]\nnames_by.gender.man = [\"Cy\"]\n");
+        let named = AGE
+            .replace(
+                "reference_why = \"x\"\n",
+                "reference_why = \"x\"\nnames_source = \"s\"\n",
+            )
+            .replace(
+                "young person\"\n",
+                "young person\"\nnames = [\"Ann\", \"Bob\"]\n",
+            )
+            .replace(
+                "old person\"\n",
+                "old person\"\nnames = [\"Cy\", \"Di\"]\nnames_by.gender.man = [\"Cy\"]\n",
+            );
         let dir = tempfile::tempdir().unwrap();
         let f = write(dir.path(), "age", &named);
         let axis = LexiconAxis::load(&f, "age").unwrap();
@@ -960,7 +985,19 @@ mod tests {
     fn cross_references_between_files_are_checked() {
         let dir = tempfile::tempdir().unwrap();
         write(dir.path(), "age", AGE);
-        let other = "axis = \"tone\"\nreference = \"calm\"\nreference_why = \"x\"\n[[group]]\nid = \"calm\"\nlabel = \"c\"\nexplicit = \"a calm person\"\n[[group]]\nid = \"loud\"\nlabel = \"l\"\nexplicit = \"a loud person\"\nexcludes = [\"age.EXCL\"]\n";
+        let other = r#"axis = "tone"
+reference = "calm"
+reference_why = "x"
+[[group]]
+id = "calm"
+label = "c"
+explicit = "a calm person"
+[[group]]
+id = "loud"
+label = "l"
+explicit = "a loud person"
+excludes = ["age.EXCL"]
+"#;
         write(dir.path(), "tone", &other.replace("EXCL", "ancient"));
         let err = load_axis(dir.path(), "age×tone").unwrap_err().to_string();
         assert!(
