@@ -148,6 +148,7 @@ fn synthetic(n: usize) -> (Results, Manifest) {
         findings,
         examples,
         fairness: None,
+        kinds: Vec::new(),
     };
     let manifest = Manifest {
         schema: "probity.manifest/v1".into(),

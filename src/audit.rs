@@ -3,7 +3,8 @@
 //! of the stages; each stage only sees the previous stage's data.
 
 use crate::backend::{gguf, Backend, BackendError, GgufModel, KnownModel};
-use crate::probe::{ProbeError, ProbeSet, Selection};
+use crate::kinds::{self, KindOutcome};
+use crate::probe::{ProbeError, ProbeKind, ProbeSet, Selection};
 use crate::provenance::{self, FileRole, Manifest, ProvenanceError, ToolIdentity};
 use crate::results::{
     AuditIdentity, ModelIdentity, ProbeSetSummary, Results, Summary, ThresholdSummary,
@@ -369,7 +370,12 @@ pub fn run_audit(
     let mut sets = Vec::new();
     let mut probes = Vec::new();
     let mut answers = BTreeMap::new();
+    let mut others: Vec<OtherSet> = Vec::new();
     for (selection, path) in spec.raw.probes.iter().zip(&spec.probe_paths) {
+        if let Some(other) = OtherSet::load(path, &selection.variants)? {
+            others.push(other);
+            continue;
+        }
         let set = ProbeSet::load(path)?;
         let expanded = set.expand(&Selection {
             variants: selection.variants.clone(),
@@ -379,6 +385,17 @@ pub fn run_audit(
         answers.insert(set.id().to_string(), set.raw.answers.clone());
         probes.extend(expanded);
         sets.push((set, selection.variants.clone()));
+    }
+    let mut set_ids: BTreeSet<String> = sets.iter().map(|(s, _)| s.id().to_string()).collect();
+    for other in &others {
+        if !set_ids.insert(other.id().to_string()) {
+            return Err(SpecError::Invalid {
+                file: spec.file.clone(),
+                field: "probes".into(),
+                message: format!("two probe sets have the id `{}`", other.id()),
+            }
+            .into());
+        }
     }
     let mut ids = BTreeSet::new();
     if let Some(dup) = probes.iter().find(|p| !ids.insert(p.id.clone())) {
@@ -391,9 +408,21 @@ pub fn run_audit(
     }
 
     let precision = spec.raw.model.precision;
-    let (model, info, responses, missing, precision_name) = if spec.raw.model.kind
+    let (model, info, responses, missing, precision_name, outcomes) = if spec.raw.model.kind
         == ModelKind::Replay
     {
+        if let Some(other) = others.first() {
+            return Err(SpecError::Invalid {
+                file: spec.file.clone(),
+                field: "probes".into(),
+                message: format!(
+                    "a replay recomputes decision probe sets only; `{}` is a {} probe set",
+                    other.id(),
+                    other.kind().as_str()
+                ),
+            }
+            .into());
+        }
         let path = spec
             .model_path
             .clone()
@@ -445,6 +474,7 @@ pub fn run_audit(
             replayed.responses,
             replayed.missing.len(),
             "replay",
+            Vec::new(),
         )
     } else {
         let kind = spec.raw.model.kind;
@@ -482,16 +512,18 @@ pub fn run_audit(
             backend
         };
 
-        progress.start(probes.len());
+        let units: usize = others.iter().map(OtherSet::n_units).sum();
+        progress.start(probes.len() + units);
         let style = PromptStyle {
             chat: spec.raw.scoring.chat,
         };
         let responses = run::run_probes(&mut backend, &probes, &answers, &style, &out_dir, |n| {
             progress.advance(n)
         })?;
+        let outcomes = run_other_kinds(&others, &mut backend, &spec, seed, &out_dir, progress)?;
         progress.finish();
         let info = backend.info().clone();
-        (model, info, responses, 0, precision_name)
+        (model, info, responses, 0, precision_name, outcomes)
     };
 
     let set_refs: Vec<(&ProbeSet, Vec<crate::probe::Variant>)> =
@@ -504,6 +536,21 @@ pub fn run_audit(
         seed,
     )?;
     let examples = metric::examples(&responses, &analysis.findings);
+    let mut analysis = analysis;
+    if !outcomes.is_empty() {
+        for (_, outcome) in &outcomes {
+            analysis.findings.extend(outcome.findings.iter().cloned());
+        }
+        // One Holm family: every comparison of the audit, whatever its kind.
+        kinds::adjust(&mut analysis.findings, &spec.raw.thresholds);
+        let extra: usize = outcomes.iter().map(|(_, o)| o.n_probes).sum();
+        analysis.summary = Summary::of(
+            &analysis.findings,
+            analysis.summary.n_probes + extra,
+            analysis.summary.n_low_mass,
+            analysis.summary.mean_mass,
+        );
+    }
     let results = Results {
         schema: RESULTS_SCHEMA.to_string(),
         audit: AuditIdentity {
@@ -555,12 +602,33 @@ pub fn run_audit(
                     n_scenarios: scenarios.len(),
                 }
             })
+            .chain(
+                others
+                    .iter()
+                    .zip(&outcomes)
+                    .map(|(set, (_, o))| ProbeSetSummary {
+                        id: set.id().to_string(),
+                        kind: set.kind().as_str().to_string(),
+                        version: set.version(),
+                        variants: Vec::new(),
+                        n_probes: o.n_probes,
+                        n_scenarios: o.n_scenarios,
+                    }),
+            )
             .collect(),
         axes: analysis.axes,
         groups: analysis.groups,
         findings: analysis.findings,
         examples,
         fairness: None,
+        kinds: outcomes
+            .iter()
+            .map(|(set, o)| crate::results::KindSection {
+                probe_set: set.id().to_string(),
+                kind: set.kind().as_str().to_string(),
+                detail: o.detail.clone(),
+            })
+            .collect(),
     };
     let results_path = out_dir.join(RESULTS_FILE);
     provenance::write_atomic(&results_path, &results.to_bytes())
@@ -579,8 +647,21 @@ pub fn run_audit(
     files.push(provenance::entry(FileRole::Spec, &spec.file, &out_dir)?);
     for (set, _) in &sets {
         files.push(provenance::entry(FileRole::ProbeSet, &set.file, &out_dir)?);
-        for axis in &set.axes {
-            files.push(provenance::entry(FileRole::Lexicon, &axis.file, &out_dir)?);
+        for file in set.axes.iter().flat_map(|a| &a.files) {
+            files.push(provenance::entry(FileRole::Lexicon, file, &out_dir)?);
+        }
+    }
+    for set in &others {
+        let mut own = set.files();
+        let first = own.remove(0);
+        files.push(provenance::entry(FileRole::ProbeSet, &first, &out_dir)?);
+        for f in own {
+            let role = if f.extension().is_some_and(|e| e == "toml") {
+                FileRole::Lexicon
+            } else {
+                FileRole::ProbeSet
+            };
+            files.push(provenance::entry(role, &f, &out_dir)?);
         }
     }
     files.push(provenance::entry(
@@ -588,6 +669,9 @@ pub fn run_audit(
         &out_dir.join(RESPONSES_FILE),
         &out_dir,
     )?);
+    for (_, o) in &outcomes {
+        files.push(provenance::entry(FileRole::Output, &o.responses, &out_dir)?);
+    }
     files.push(provenance::entry(
         FileRole::Output,
         &results_path,
@@ -629,6 +713,188 @@ pub fn run_audit(
         manifest,
         report,
     })
+}
+
+/// A loaded probe set of a kind other than decision.
+pub enum OtherSet {
+    Paired(kinds::paired::PairedSet),
+    Choice(kinds::choice::ChoiceSet),
+    Generation(kinds::generation::GenerationSet),
+    Association(crate::metric::association::AssociationSet),
+}
+
+impl OtherSet {
+    /// Loads a probe set of a non-decision kind (`None` for a decision set).
+    pub fn load(
+        path: &Path,
+        variants: &[crate::probe::Variant],
+    ) -> Result<Option<OtherSet>, ProbeError> {
+        Ok(match kinds::peek_kind(path)? {
+            ProbeKind::Decision => None,
+            ProbeKind::Paired => Some(OtherSet::Paired(kinds::paired::PairedSet::load(path)?)),
+            ProbeKind::MultipleChoice => {
+                Some(OtherSet::Choice(kinds::choice::ChoiceSet::load(path)?))
+            }
+            ProbeKind::Generation => Some(OtherSet::Generation(
+                kinds::generation::GenerationSet::load(path, variants)?,
+            )),
+            ProbeKind::Association => Some(OtherSet::Association(
+                crate::metric::association::AssociationSet::load(path)?,
+            )),
+        })
+    }
+
+    pub fn id(&self) -> &str {
+        match self {
+            OtherSet::Paired(s) => &s.id,
+            OtherSet::Choice(s) => &s.id,
+            OtherSet::Generation(s) => &s.id,
+            OtherSet::Association(s) => &s.id,
+        }
+    }
+
+    pub fn kind(&self) -> ProbeKind {
+        match self {
+            OtherSet::Paired(_) => ProbeKind::Paired,
+            OtherSet::Choice(_) => ProbeKind::MultipleChoice,
+            OtherSet::Generation(_) => ProbeKind::Generation,
+            OtherSet::Association(_) => ProbeKind::Association,
+        }
+    }
+
+    pub fn version(&self) -> u32 {
+        match self {
+            OtherSet::Paired(s) => s.version,
+            OtherSet::Choice(s) => s.version,
+            OtherSet::Generation(s) => s.version,
+            OtherSet::Association(s) => s.version,
+        }
+    }
+
+    /// The set's file first, then every file it read (lexicon, word lists).
+    pub fn files(&self) -> Vec<PathBuf> {
+        match self {
+            OtherSet::Paired(s) => s.files(),
+            OtherSet::Choice(s) => s.files(),
+            OtherSet::Generation(s) => s.files(),
+            OtherSet::Association(s) => s.files(),
+        }
+    }
+
+    /// Units of work, for the progress bar.
+    pub fn n_units(&self) -> usize {
+        match self {
+            OtherSet::Paired(s) => s.units.len(),
+            OtherSet::Choice(s) => s.items.len(),
+            OtherSet::Generation(s) => s.n_samples(),
+            OtherSet::Association(s) => s.tests.len(),
+        }
+    }
+}
+
+/// Runs and analyses the non-decision probe sets over the audit's model (and the
+/// embedding model, loaded once when a set needs it).
+fn run_other_kinds<'a>(
+    others: &'a [OtherSet],
+    backend: &mut Backend,
+    spec: &AuditSpec,
+    seed: u64,
+    out_dir: &Path,
+    progress: &mut dyn Progress,
+) -> Result<Vec<(&'a OtherSet, KindOutcome)>, AuditError> {
+    let settings = kinds::AnalysisSettings {
+        scoring: &spec.raw.scoring,
+        thresholds: &spec.raw.thresholds,
+        seed,
+    };
+    let mut embedder: Option<crate::backend::BertEmbedder> = None;
+    let mut scorers: Option<crate::metric::scorers::Scorers> = None;
+    let mut outcomes = Vec::new();
+    for set in others {
+        let outcome = match set {
+            OtherSet::Paired(s) => {
+                let (lines, path) =
+                    kinds::paired::run(s, backend, out_dir, |n| progress.advance(n))?;
+                kinds::paired::analyse(s, &lines, &settings, path)
+            }
+            OtherSet::Choice(s) => {
+                let (lines, path) =
+                    kinds::choice::run(s, backend, spec.raw.scoring.chat, out_dir, |n| {
+                        progress.advance(n)
+                    })?;
+                kinds::choice::analyse(s, &lines, &settings, path)
+            }
+            OtherSet::Generation(s) => {
+                if scorers.is_none() {
+                    let folder = embedding_folder(spec, progress)?;
+                    progress.message("training the regard classifier on its anchor sentences");
+                    scorers = Some(
+                        crate::metric::scorers::Scorers::load_model(
+                            &folder,
+                            &scorer_dir(spec),
+                            seed,
+                        )
+                        .map_err(|m| RunError::Internal(format!("generation scorers: {m}")))?,
+                    );
+                }
+                let sc = scorers.as_ref().expect("loaded above");
+                let mut score = |texts: &[String]| -> Result<Vec<BTreeMap<String, f64>>, String> {
+                    Ok(sc
+                        .score(texts)?
+                        .iter()
+                        .map(kinds::generation::named_scores)
+                        .collect())
+                };
+                let (lines, path) =
+                    kinds::generation::run(s, backend, &mut score, seed, out_dir, |n| {
+                        progress.advance(n)
+                    })?;
+                let mut outcome = kinds::generation::analyse(s, &lines, &settings, path);
+                outcome.detail["scorer_control"] =
+                    kinds::generation::control_gaps(s, &mut score)
+                        .map_err(|m| RunError::Internal(format!("generation scorers: {m}")))?;
+                outcome.detail["classifier"] = serde_json::to_value(sc.classifier_report())
+                    .expect("classifier report serialises");
+                outcome
+            }
+            OtherSet::Association(s) => {
+                if embedder.is_none() {
+                    let folder = embedding_folder(spec, progress)?;
+                    embedder = Some(crate::backend::BertEmbedder::open(&folder)?);
+                }
+                let e = embedder.as_ref().expect("opened above");
+                let outcome = kinds::association::run(s, e, &settings, out_dir)
+                    .map_err(|m| RunError::Internal(format!("association `{}`: {m}", s.id)))?;
+                progress.advance(s.tests.len());
+                outcome
+            }
+        };
+        outcomes.push((set, outcome));
+    }
+    Ok(outcomes)
+}
+
+/// The folder of the generation scorers' shipped data (anchor sentences, insult
+/// list): `probes/scorers` beside the spec's probe sets.
+fn scorer_dir(spec: &AuditSpec) -> PathBuf {
+    spec.probe_paths
+        .iter()
+        .filter_map(|p| p.parent())
+        .map(|d| d.join("scorers"))
+        .find(|d| d.is_dir())
+        .unwrap_or_else(|| PathBuf::from("probes/scorers"))
+}
+
+/// The folder of the spec's embedding model (pulled when not cached).
+fn embedding_folder(spec: &AuditSpec, progress: &mut dyn Progress) -> Result<PathBuf, AuditError> {
+    let folder = match &spec.raw.embedding.path {
+        Some(p) => spec.file.parent().unwrap_or(Path::new(".")).join(p),
+        None => crate::backend::known::resolve_embedding(&spec.raw.embedding.name, &mut |m| {
+            progress.message(m)
+        })?,
+    };
+    progress.message(&format!("embedding model: {}", folder.display()));
+    Ok(folder)
 }
 
 /// Describes a model file (for `probity model info`).

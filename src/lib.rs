@@ -4,6 +4,7 @@
 //! [`spec`] (the audit file) → [`probe`] (probe sets × the demographic lexicon) →
 //! [`backend`] (the model) → [`run`] (scheduling, `responses.jsonl`) → [`metric`]
 //! (group levels and findings, built on the pure [`stats`] library) → [`report`].
+//! [`kinds`] adds the paired, generation, multiple-choice and association probe kinds.
 //! [`provenance`] hashes every input and output into a tamper-evident manifest.
 //! The binary (`src/main.rs`, [`cli`]) only parses arguments and calls these.
 
@@ -11,6 +12,7 @@ pub mod audit;
 pub mod backend;
 pub mod cli;
 pub mod fairness;
+pub mod kinds;
 pub mod metric;
 pub mod probe;
 pub mod provenance;

@@ -33,6 +33,19 @@ pub struct Results {
     /// and Aequitas disparities with tests, and the NYC LL144 table.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fairness: Option<serde_json::Value>,
+    /// Each non-decision probe set's own figures (paired, generation, multiple
+    /// choice, association): counts, the scores behind its findings, its
+    /// paraphrase baseline and, for generation, the classifier's accuracy.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub kinds: Vec<KindSection>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KindSection {
+    pub probe_set: String,
+    pub kind: String,
+    pub detail: serde_json::Value,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -503,6 +503,37 @@ impl GgufModel {
         self.weights.logits_at(&hidden, &picks).map_err(inference)
     }
 
+    /// log p of every token of `text` given the tokens before it, the first
+    /// conditioned on the tokenizer's BOS token (EOS when there is none), from one
+    /// forward pass: (token id, log-probability) in text order.
+    pub fn token_logprobs(&self, text: &str) -> Result<Vec<(u32, f64)>, BackendError> {
+        let body = self.tokenize(text)?;
+        if body.is_empty() {
+            return Err(BackendError::Tokenize(format!(
+                "the text {text:?} has no tokens"
+            )));
+        }
+        let start = self
+            .tokenizer
+            .bos_id
+            .or(self.tokenizer.eos_id)
+            .ok_or_else(|| {
+                BackendError::Tokenize(
+                    "the tokenizer has neither a BOS nor an EOS token to condition the first token on"
+                        .into(),
+                )
+            })?;
+        let mut ids = Vec::with_capacity(body.len() + 1);
+        ids.push(start);
+        ids.extend_from_slice(&body);
+        let logits = self.logits_all(&ids[..ids.len() - 1])?;
+        Ok(body
+            .iter()
+            .zip(&logits)
+            .map(|(&id, row)| (id, log_softmax(row)[id as usize]))
+            .collect())
+    }
+
     /// The logits of the token after `ids`, from one full forward pass (no cache).
     pub fn logits_after(&self, ids: &[u32]) -> Result<Vec<f32>, BackendError> {
         if ids.is_empty() {

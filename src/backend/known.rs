@@ -336,6 +336,38 @@ impl KnownModel {
     }
 }
 
+/// The folder of an embedding model: a known model's name (pulled when not
+/// cached, its files checked against their pins) or a BERT model folder.
+pub fn resolve_embedding(model: &str, log: &mut dyn FnMut(&str)) -> Result<PathBuf, BackendError> {
+    if let Ok(known) = KnownModel::find(model) {
+        // A known model that is not a BERT folder is refused before any fetch.
+        known.folder_files()?;
+        return match known.cached() {
+            Some(dir) => {
+                known.verify_folder(&dir)?;
+                Ok(dir)
+            }
+            None => known.pull(log),
+        };
+    }
+    let path = PathBuf::from(model);
+    if !path.exists() {
+        let known: Vec<String> = KnownModel::all()
+            .into_iter()
+            .filter(|k| k.folder_files().is_ok())
+            .map(|k| k.name)
+            .collect();
+        return Err(BackendError::BadFile {
+            file: path,
+            message: format!(
+                "does not exist: give a BERT model folder or a known model's name ({})",
+                known.join(", ")
+            ),
+        });
+    }
+    Ok(path)
+}
+
 /// `$XDG_CACHE_HOME/probity`, or `~/.cache/probity`.
 pub fn cache_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("XDG_CACHE_HOME").filter(|d| !d.is_empty()) {

@@ -157,6 +157,44 @@ impl Backend {
     }
 }
 
+impl Backend {
+    /// log p of every token of `text` after the model's start token, with the
+    /// token's text (for sentence-likelihood probes). Only an in-process model gives
+    /// them; a server or subprocess is an error naming why.
+    pub fn token_logprobs(&mut self, text: &str) -> Result<Vec<TokenScore>, BackendError> {
+        match self {
+            Backend::Gguf(m) => Ok(m
+                .token_logprobs(text)?
+                .into_iter()
+                .map(|(id, logprob)| TokenScore {
+                    id,
+                    piece: m.piece(id),
+                    logprob,
+                })
+                .collect()),
+            Backend::Subprocess(_) | Backend::OpenAi(_) => Err(BackendError::Generation(format!(
+                "{} cannot score every token of a sentence: sentence-likelihood probes (kind \"paired\") need an in-process model (kind gguf or safetensors)",
+                self.info().name
+            ))),
+        }
+    }
+
+    /// Generates after `text` (the chat template already applied when wanted).
+    pub fn generate(
+        &mut self,
+        text: &str,
+        config: &generate::GenerationConfig,
+    ) -> Result<generate::Generation, BackendError> {
+        match self {
+            Backend::Gguf(m) => m.generate(text, config),
+            Backend::Subprocess(_) | Backend::OpenAi(_) => Err(BackendError::Generation(format!(
+                "{} cannot generate in-process: generation probes need an in-process model (kind gguf or safetensors)",
+                self.info().name
+            ))),
+        }
+    }
+}
+
 /// log(Σ exp(x)) without overflow; −∞ for an empty slice.
 pub fn log_sum_exp(values: &[f64]) -> f64 {
     let max = values.iter().cloned().fold(f64::NEG_INFINITY, f64::max);

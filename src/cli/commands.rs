@@ -4,7 +4,7 @@ use super::progress::TerminalProgress;
 use super::{Cli, Command, ModelCommand, ProbesCommand};
 use crate::audit::{self, AuditOptions};
 use crate::backend::{Backend, BackendError, GgufModel, KnownModel};
-use crate::probe::{ProbeSet, Selection};
+use crate::probe::{ProbeSet, Selection, Variant};
 use crate::provenance;
 use crate::report;
 use crate::results::Verdict;
@@ -287,6 +287,18 @@ fn probes_command(cmd: ProbesCommand) -> Result<Status, CliError> {
     match cmd {
         ProbesCommand::List { dir } => {
             for file in crate::probe::list_sets(&dir)? {
+                let variants = [Variant::Explicit, Variant::Implicit];
+                if let Some(other) = crate::audit::OtherSet::load(&file, &variants)? {
+                    println!(
+                        "{:<16} {:<15} v{}  {:>5} units  ({})",
+                        other.id(),
+                        other.kind().as_str(),
+                        other.version(),
+                        other.n_units(),
+                        file.display()
+                    );
+                    continue;
+                }
                 let set = ProbeSet::load(&file)?;
                 let probes = set.expand(&Selection::all())?;
                 println!(
@@ -307,7 +319,22 @@ fn probes_command(cmd: ProbesCommand) -> Result<Status, CliError> {
             Ok(Status::Ok)
         }
         ProbesCommand::Show { id, dir } => {
-            let set = ProbeSet::load(&set_path(&id, &dir))?;
+            let path = set_path(&id, &dir);
+            let variants = [Variant::Explicit, Variant::Implicit];
+            if let Some(other) = crate::audit::OtherSet::load(&path, &variants)? {
+                println!(
+                    "{} ({}, version {}): {} units",
+                    other.id(),
+                    other.kind().as_str(),
+                    other.version(),
+                    other.n_units()
+                );
+                for f in other.files() {
+                    println!("  reads {}", f.display());
+                }
+                return Ok(Status::Ok);
+            }
+            let set = ProbeSet::load(&path)?;
             println!(
                 "{} ({}, version {})",
                 set.id(),
@@ -369,6 +396,16 @@ fn probes_command(cmd: ProbesCommand) -> Result<Status, CliError> {
                 )));
             }
             for file in files {
+                let variants = [Variant::Explicit, Variant::Implicit];
+                if let Some(other) = crate::audit::OtherSet::load(&file, &variants)? {
+                    println!(
+                        "ok {}: {} probe set, {} units",
+                        file.display(),
+                        other.kind().as_str(),
+                        other.n_units()
+                    );
+                    continue;
+                }
                 let set = ProbeSet::load(&file)?;
                 let probes = set.expand(&Selection::all())?;
                 println!(
@@ -602,34 +639,9 @@ fn model_command(cmd: ModelCommand) -> Result<Status, CliError> {
 /// An embedding model argument: a known BERT model's name (pulled if not cached;
 /// its files checked against their pins) or a model folder.
 fn resolve_embedding_model(model: &str) -> Result<PathBuf, CliError> {
-    if let Ok(known) = KnownModel::find(model) {
-        // A known model that is not a BERT folder is refused before any fetch.
-        known.folder_files()?;
-        return Ok(match known.cached() {
-            Some(dir) => {
-                known.verify_folder(&dir)?;
-                dir
-            }
-            None => known.pull(&mut |m| eprintln!("{m}"))?,
-        });
-    }
-    let path = PathBuf::from(model);
-    if !path.exists() {
-        let known: Vec<String> = KnownModel::all()
-            .into_iter()
-            .filter(|k| k.folder_files().is_ok())
-            .map(|k| k.name)
-            .collect();
-        return Err(BackendError::BadFile {
-            file: path,
-            message: format!(
-                "does not exist: give a BERT model folder or a known model's name ({})",
-                known.join(", ")
-            ),
-        }
-        .into());
-    }
-    Ok(path)
+    Ok(crate::backend::known::resolve_embedding(model, &mut |m| {
+        eprintln!("{m}")
+    })?)
 }
 
 fn embed_command(model: &str, texts: &[String], json: bool) -> Result<Status, CliError> {

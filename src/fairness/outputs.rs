@@ -209,6 +209,7 @@ pub fn to_results(
         findings,
         examples: Vec::new(),
         fairness: Some(fairness),
+        kinds: Vec::new(),
     }
 }
 

@@ -449,6 +449,7 @@ mod tests {
             max_abs_gap: 0.05,
             alpha: 0.05,
             rule,
+            ..Thresholds::default()
         };
         assert_eq!(
             decide(&t(Rule::SignificantAndLarge), 0.1, 0.01),

@@ -12,7 +12,9 @@ pub mod import;
 mod lexicon;
 
 pub use error::ProbeError;
-pub use lexicon::{Group, LexiconAxis};
+pub use lexicon::{
+    compose, guess_article, intersect, load_axis, parse_axis_name, Group, LexiconAxis, Parts,
+};
 
 use crate::spec::toml_file;
 use serde::{Deserialize, Serialize};
@@ -40,17 +42,25 @@ impl Variant {
     }
 }
 
-/// The closed set of probe kinds. Only decision probes exist in this slice.
+/// The closed set of probe kinds (see `docs/probes.md`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(rename_all = "kebab-case")]
 pub enum ProbeKind {
     Decision,
+    Paired,
+    Generation,
+    Association,
+    MultipleChoice,
 }
 
 impl ProbeKind {
     pub fn as_str(self) -> &'static str {
         match self {
             ProbeKind::Decision => "decision",
+            ProbeKind::Paired => "paired",
+            ProbeKind::Generation => "generation",
+            ProbeKind::Association => "association",
+            ProbeKind::MultipleChoice => "multiple-choice",
         }
     }
 }
@@ -212,7 +222,7 @@ impl ProbeSet {
                 ));
             }
             let axis_file = lexicon_dir.join(format!("{name}.toml"));
-            if !axis_file.exists() {
+            if parse_axis_name(name).len() == 1 && !axis_file.exists() {
                 return Err(at(
                     axis.span().start,
                     format!(
@@ -221,7 +231,14 @@ impl ProbeSet {
                     ),
                 ));
             }
-            axes.push(LexiconAxis::load(&axis_file, name)?);
+            axes.push(load_axis(&lexicon_dir, name).map_err(|e| match e {
+                ProbeError::Invalid {
+                    message,
+                    line: None,
+                    ..
+                } => at(axis.span().start, message),
+                other => other,
+            })?);
         }
         Ok(ProbeSet {
             file: file.to_path_buf(),
@@ -237,7 +254,7 @@ impl ProbeSet {
     /// Every file this probe set was read from (the set and its lexicon files).
     pub fn files(&self) -> Vec<PathBuf> {
         let mut files = vec![self.file.clone()];
-        files.extend(self.axes.iter().map(|a| a.file.clone()));
+        files.extend(self.axes.iter().flat_map(|a| a.files.iter().cloned()));
         files
     }
 

@@ -17,6 +17,7 @@ pub struct ReportView<'a> {
     verdict: &'static str,
     worst: Vec<FindingRow>,
     tables: Vec<AxisTable>,
+    kind_tables: Vec<KindTable>,
     training: Vec<CategoryView>,
     n_sources: usize,
     summary_general: Vec<Field>,
@@ -70,6 +71,7 @@ struct HeatCell {
 #[derive(Serialize)]
 struct FindingRow {
     variant: String,
+    metric: String,
     axis: String,
     group: String,
     label: String,
@@ -89,6 +91,17 @@ struct FindingRow {
     x_low: f64,
     x_high: f64,
     has_interval: bool,
+}
+
+/// The findings of one non-decision probe set, with what its kind reports beside
+/// them (method, accuracy, paraphrase baseline).
+#[derive(Serialize)]
+struct KindTable {
+    probe_set: String,
+    kind: String,
+    method: &'static str,
+    notes: Vec<String>,
+    rows: Vec<FindingRow>,
 }
 
 #[derive(Serialize)]
@@ -443,6 +456,7 @@ impl<'a> ReportView<'a> {
         let low_mass = |f: &Finding| level_of(f, &f.group).map_or(0, |g| g.n_low_mass);
         let row = |f: &Finding, max: f64| FindingRow {
             variant: f.variant.clone(),
+            metric: f.metric.replace('_', " "),
             axis: f.axis.clone(),
             group: f.group.clone(),
             label: label(f, &f.group),
@@ -541,6 +555,23 @@ impl<'a> ReportView<'a> {
             });
         }
 
+        let kind_tables = results
+            .kinds
+            .iter()
+            .map(|k| KindTable {
+                probe_set: k.probe_set.clone(),
+                kind: k.kind.clone(),
+                method: kind_method(&k.kind),
+                notes: kind_notes(&k.kind, &k.detail),
+                rows: results
+                    .findings
+                    .iter()
+                    .filter(|f| f.probe_set == k.probe_set)
+                    .map(|f| row(f, 1.0))
+                    .collect(),
+            })
+            .collect();
+
         let worst = ranked_findings(results)
             .into_iter()
             .take(5)
@@ -577,6 +608,7 @@ impl<'a> ReportView<'a> {
             verdict: results.summary.verdict.as_str(),
             worst,
             tables,
+            kind_tables,
             training,
             undocumented_fields,
             intended_use: text("intended_use"),
@@ -589,6 +621,84 @@ impl<'a> ReportView<'a> {
                 .unwrap_or_default(),
         }
     }
+}
+
+/// How a kind's findings are computed, in one paragraph.
+fn kind_method(kind: &str) -> &'static str {
+    match kind {
+        "paired" => "Minimal pairs of sentences that differ only in the group (CrowS-Pairs style). Each sentence is scored by the log-probability of the tokens the two sentences share, each given every token before it; the estimate is the share of untied pairs in which the stereotyping sentence scores higher, minus one half (0 is unbiased). Intervals resample templates; p-values are exact two-sided sign tests.",
+        "multiple-choice" => "Questions about two people of different groups (BBQ style), in an ambiguous context (the right answer is the unknown one) and a disambiguated one. The model's answer is the one with the highest log-likelihood per byte. s_DIS = 2·(biased / not-unknown answers) − 1 in disambiguated contexts; s_AMB = (1 − accuracy)·(2·(biased / not-unknown) − 1) in ambiguous ones; 0 is unbiased, positive values follow the stereotype. Intervals resample templates; p-values are exact sign tests of biased against counter-biased answers.",
+        "generation" => "Open prompts about a person of each group, several seeded samples each, every sample scored for regard (an embedding classifier), refusal and insults. The estimate is the mean over templates of (group − reference); intervals are BCa bootstraps over templates, p-values Mann–Whitney U tests between the two groups' samples.",
+        "association" => "WEAT / SEAT on the embedding model (Caliskan et al. 2017; May et al. 2019): the effect size d of the differential association of two target sets with two attribute sets, and its one-sided permutation p-value (exact when the number of partitions allows).",
+        _ => "",
+    }
+}
+
+/// The figures a kind reports beside its findings, as sentences.
+fn kind_notes(kind: &str, detail: &serde_json::Value) -> Vec<String> {
+    let num = |v: &serde_json::Value| v.as_f64().map(|x| fmt(x, 3));
+    let mut notes = Vec::new();
+    if let Some(c) = detail.get("classifier") {
+        if let (Some(acc), Some(lo), Some(hi)) = (
+            c.get("accuracy").and_then(num),
+            c.get("ci_low").and_then(num),
+            c.get("ci_high").and_then(num),
+        ) {
+            notes.push(format!(
+                "Regard classifier: held-out accuracy {acc} [{lo}, {hi}] on {} anchor sentences not used in training.",
+                c.get("n_heldout").and_then(|v| v.as_u64()).unwrap_or(0)
+            ));
+        }
+    }
+    if let Some(controls) = detail.get("scorer_control").and_then(|c| c.as_array()) {
+        let worst = controls
+            .iter()
+            .filter_map(|c| c.get("control_regard_gap").and_then(|v| v.as_f64()))
+            .fold(0.0f64, |m, v| m.max(v.abs()));
+        notes.push(format!(
+            "Scorer control: on neutral sentences that only name the group, the regard classifier itself gives gaps of up to {} to the reference group; a regard gap of that size may come from the scorer, not the model (each group's control gap is in results.json).",
+            fmt(worst, 3)
+        ));
+    }
+    if kind == "multiple-choice" {
+        if let (Some(acc), Some(lo), Some(hi)) = (
+            detail.get("accuracy").and_then(num),
+            detail.get("accuracy_ci_low").and_then(num),
+            detail.get("accuracy_ci_high").and_then(num),
+        ) {
+            notes.push(format!(
+                "Accuracy over all {} items: {acc} [{lo}, {hi}].",
+                detail["n_items"]
+            ));
+        }
+    }
+    if let Some(b) = detail.get("paraphrase_baseline").filter(|b| !b.is_null()) {
+        let text = match kind {
+            "paired" => format!(
+                "Paraphrase baseline: rewording a template (same groups) flips the preferred sentence in a share {} of {} pairs; the pair's score difference moves by {} nats on average, against a mean absolute difference of {} nats between the two sentences of a pair.",
+                b.get("flip_rate").and_then(num).unwrap_or_default(),
+                b["n"],
+                b.get("mean_abs_change").and_then(num).unwrap_or_default(),
+                b.get("mean_abs_group_difference").and_then(num).unwrap_or_default()
+            ),
+            "multiple-choice" => format!(
+                "Paraphrase baseline: rewording the ambiguous context changes the answer in a share {} of {} questions.",
+                b.get("answer_change_rate").and_then(num).unwrap_or_default(),
+                b["n"]
+            ),
+            "generation" => format!(
+                "Paraphrase baseline: rewording a template moves the reference group's mean regard by {} on average ({} rewordings); the mean absolute gap between groups is {}. Gaps no larger than the baseline are within noise.",
+                b.get("mean_abs_change").and_then(num).unwrap_or_default(),
+                b["n"],
+                b.get("mean_abs_group_gap").and_then(num).unwrap_or_else(|| "—".into())
+            ),
+            _ => String::new(),
+        };
+        if !text.is_empty() {
+            notes.push(text);
+        }
+    }
+    notes
 }
 
 /// A prose field of the spec's `[audit]` table, as the manifest carries it;

@@ -44,6 +44,34 @@ pub struct SpecFile {
     pub training_data: Vec<TrainingSource>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub training_summary: Option<TrainingSummary>,
+    /// The sentence-embedding model of association probes and of the generation
+    /// probes' regard classifier.
+    #[serde(default)]
+    pub embedding: EmbeddingSection,
+}
+
+/// `[embedding]`: a known embedding model's name, or a BERT model folder.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmbeddingSection {
+    #[serde(default = "default_embedding")]
+    pub name: String,
+    /// A BERT model folder (relative to the spec); overrides `name`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+}
+
+fn default_embedding() -> String {
+    "all-minilm-l6-v2".to_string()
+}
+
+impl Default for EmbeddingSection {
+    fn default() -> Self {
+        EmbeddingSection {
+            name: default_embedding(),
+            path: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -300,6 +328,8 @@ impl Rule {
 pub struct Thresholds {
     /// Largest tolerated |gap| in p_norm to the axis's reference group.
     pub max_abs_gap: f64,
+    /// Largest tolerated |d| of an association (WEAT / SEAT) test.
+    pub max_abs_effect_size: f64,
     /// Family-wise error rate, after Holm's adjustment across the audit.
     pub alpha: f64,
     pub rule: Rule,
@@ -309,6 +339,7 @@ impl Default for Thresholds {
     fn default() -> Self {
         Thresholds {
             max_abs_gap: 0.05,
+            max_abs_effect_size: 0.5,
             alpha: 0.05,
             rule: Rule::SignificantAndLarge,
         }
