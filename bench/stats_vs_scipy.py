@@ -46,7 +46,9 @@ import scipy
 from scipy import stats
 
 REPO = Path(__file__).resolve().parent.parent
-EXAMPLE = REPO / "target/release/examples/stats_bench"
+# cargo puts the example under $CARGO_TARGET_DIR when that is set.
+TARGET = Path(os.environ.get("CARGO_TARGET_DIR") or REPO / "target")
+EXAMPLE = TARGET / "release/examples/stats_bench"
 N_RESAMPLES = 9999
 GOAL = 20.0
 

@@ -144,6 +144,12 @@ impl<const L: usize> Lanes<L> {
         Self { s }
     }
 
+    /// The four state words, lane by lane (`[word][lane]`), for kernels that
+    /// step the generators in their own registers.
+    pub(crate) fn into_state(self) -> [[u64; L]; 4] {
+        self.s
+    }
+
     /// Fills each row of `out` with the next output of every lane. Where the
     /// CPU has them, the same code is compiled for AVX-512 or AVX2 (64-bit
     /// rotates and shifts in wide registers; integer arithmetic, so the
