@@ -526,6 +526,30 @@ pub fn run_audit(
         (model, info, responses, 0, precision_name, outcomes)
     };
 
+    // Paraphrase probes are the baseline's, not any group's: analysed apart.
+    let all_responses = responses;
+    let responses: Vec<run::Response> = all_responses
+        .iter()
+        .filter(|r| crate::probe::paraphrased(&r.scenario).is_none())
+        .cloned()
+        .collect();
+    let baselines: Vec<crate::results::KindSection> = sets
+        .iter()
+        .filter_map(|(set, _)| {
+            metric::baseline::decision_baseline(
+                set,
+                &all_responses,
+                spec.raw.scoring.n_boot,
+                metric::derive_seed(seed, &[set.id(), "paraphrase-baseline"]),
+                spec.raw.scoring.confidence,
+            )
+            .map(|b| crate::results::KindSection {
+                probe_set: set.id().to_string(),
+                kind: "decision".into(),
+                detail: serde_json::json!({ "paraphrase_baseline": b }),
+            })
+        })
+        .collect();
     let set_refs: Vec<(&ProbeSet, Vec<crate::probe::Variant>)> =
         sets.iter().map(|(s, v)| (s, v.clone())).collect();
     let analysis = metric::analyse(
@@ -621,13 +645,13 @@ pub fn run_audit(
         findings: analysis.findings,
         examples,
         fairness: None,
-        kinds: outcomes
-            .iter()
-            .map(|(set, o)| crate::results::KindSection {
+        kinds: baselines
+            .into_iter()
+            .chain(outcomes.iter().map(|(set, o)| crate::results::KindSection {
                 probe_set: set.id().to_string(),
                 kind: set.kind().as_str().to_string(),
                 detail: o.detail.clone(),
-            })
+            }))
             .collect(),
     };
     let results_path = out_dir.join(RESULTS_FILE);

@@ -596,7 +596,32 @@ pub fn analyse(
             .collect();
         let templates: BTreeSet<&str> = slice.iter().map(|l| l.template.as_str()).collect();
         for (metric, part, ambiguous) in [("s_amb", &amb, true), ("s_dis", &dis, false)] {
+            if part.is_empty() {
+                continue;
+            }
             let Some(estimate) = bias_score(part, ambiguous) else {
+                // Every answer was "unknown": no bias score exists; the finding says
+                // so (insufficient data) rather than vanishing.
+                findings.push(finding(
+                    &set.id,
+                    ProbeKind::MultipleChoice,
+                    if ambiguous {
+                        "ambiguous"
+                    } else {
+                        "disambiguated"
+                    },
+                    metric,
+                    axis,
+                    target,
+                    "other groups",
+                    0.0,
+                    None,
+                    None,
+                    "none: every answer was the unknown one",
+                    part.len(),
+                    templates.len(),
+                    settings.thresholds,
+                ));
                 continue;
             };
             let counts = BiasCounts::of(part.iter().copied());

@@ -11,6 +11,7 @@
 //! identity, so a comparison's figures do not depend on what else the audit holds.
 
 pub mod association;
+pub mod baseline;
 mod error;
 mod examples;
 pub mod scorers;

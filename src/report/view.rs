@@ -559,6 +559,8 @@ impl<'a> ReportView<'a> {
             .kinds
             .iter()
             .map(|k| KindTable {
+                // A decision set's findings have their own tables above; its
+                // section here carries only its notes.
                 probe_set: k.probe_set.clone(),
                 kind: k.kind.clone(),
                 method: kind_method(&k.kind),
@@ -566,7 +568,7 @@ impl<'a> ReportView<'a> {
                 rows: results
                     .findings
                     .iter()
-                    .filter(|f| f.probe_set == k.probe_set)
+                    .filter(|f| f.probe_set == k.probe_set && k.kind != "decision")
                     .map(|f| row(f, 1.0))
                     .collect(),
             })
@@ -629,6 +631,7 @@ fn kind_method(kind: &str) -> &'static str {
         "paired" => "Minimal pairs of sentences that differ only in the group (CrowS-Pairs style). Each sentence is scored by the log-probability of the tokens the two sentences share, each given every token before it; the estimate is the share of untied pairs in which the stereotyping sentence scores higher, minus one half (0 is unbiased). Intervals resample templates; p-values are exact two-sided sign tests.",
         "multiple-choice" => "Questions about two people of different groups (BBQ style), in an ambiguous context (the right answer is the unknown one) and a disambiguated one. The model's answer is the one with the highest log-likelihood per byte. s_DIS = 2·(biased / not-unknown answers) − 1 in disambiguated contexts; s_AMB = (1 − accuracy)·(2·(biased / not-unknown) − 1) in ambiguous ones; 0 is unbiased, positive values follow the stereotype. Intervals resample templates; p-values are exact sign tests of biased against counter-biased answers.",
         "generation" => "Open prompts about a person of each group, several seeded samples each, every sample scored for regard (an embedding classifier), refusal and insults. The estimate is the mean over templates of (group − reference); intervals are BCa bootstraps over templates, p-values Mann–Whitney U tests between the two groups' samples.",
+        "decision" => "Yes/no decisions about a person (DiscrimEval method); the findings are in the tables above.",
         "association" => "WEAT / SEAT on the embedding model (Caliskan et al. 2017; May et al. 2019): the effect size d of the differential association of two target sets with two attribute sets, and its one-sided permutation p-value (exact when the number of partitions allows).",
         _ => "",
     }
@@ -674,6 +677,14 @@ fn kind_notes(kind: &str, detail: &serde_json::Value) -> Vec<String> {
     }
     if let Some(b) = detail.get("paraphrase_baseline").filter(|b| !b.is_null()) {
         let text = match kind {
+            "decision" => format!(
+                "Paraphrase baseline: rewording a scenario (same person) moves the reference group's p(yes) by {} on average within a scenario ({} rewordings over {} scenarios; mean signed change {}), against a mean absolute gap of {} between a group and its reference within a scenario.",
+                b.get("mean_abs_change").and_then(num).unwrap_or_default(),
+                b["n"],
+                b["n_scenarios"],
+                b.get("mean_change").and_then(num).unwrap_or_default(),
+                b.get("mean_abs_group_gap").and_then(num).unwrap_or_default()
+            ),
             "paired" => format!(
                 "Paraphrase baseline: rewording a template (same groups) flips the preferred sentence in a share {} of {} pairs; the pair's score difference moves by {} nats on average, against a mean absolute difference of {} nats between the two sentences of a pair.",
                 b.get("flip_rate").and_then(num).unwrap_or_default(),
