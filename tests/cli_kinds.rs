@@ -155,12 +155,8 @@ fn paired_and_choice_sets_run_and_are_deterministic() {
             "stereotype_preference/gender"
         ]
     );
-    // The written item (target "target") is ambiguous only; the template's
-    // targeted group has both contexts.
-    assert_eq!(
-        metrics("choice"),
-        ["s_amb/gender", "s_amb/gender", "s_dis/gender"]
-    );
+    // One pooled finding per axis and context.
+    assert_eq!(metrics("choice"), ["s_amb/gender", "s_dis/gender"]);
     for f in findings {
         if f["p_value"].is_null() {
             assert_eq!(f["verdict"], "insufficient_data", "{f}");

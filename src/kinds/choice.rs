@@ -580,6 +580,11 @@ pub fn analyse(
             .entry((l.axis.clone(), l.target_group.clone()))
             .or_default()
             .push(l);
+        // "" pools the axis: BBQ reports its scores per category.
+        slices
+            .entry((l.axis.clone(), String::new()))
+            .or_default()
+            .push(l);
     }
     let mut findings = Vec::new();
     let mut details = Vec::new();
@@ -595,7 +600,18 @@ pub fn analyse(
             .filter(|l| l.condition != "ambiguous")
             .collect();
         let templates: BTreeSet<&str> = slice.iter().map(|l| l.template.as_str()).collect();
+        // Findings pool each axis; each targeted group's figures are in the detail
+        // (one template or few per group: too few to test one by one).
+        let pooled = target.is_empty();
+        let target: &str = if pooled {
+            "all targeted groups"
+        } else {
+            target
+        };
         for (metric, part, ambiguous) in [("s_amb", &amb, true), ("s_dis", &dis, false)] {
+            if !pooled {
+                continue;
+            }
             if part.is_empty() {
                 continue;
             }
@@ -675,7 +691,7 @@ pub fn analyse(
         let d = BiasCounts::of(dis.iter().copied());
         details.push(ChoiceDetail {
             axis: axis.clone(),
-            target_group: target.clone(),
+            target_group: target.to_string(),
             accuracy_ambiguous: a.accuracy(),
             accuracy_disambiguated: d.accuracy(),
             s_amb: bias_score(&amb, true),
