@@ -323,6 +323,71 @@ mod tests {
         }
     }
 
+    /// tests/fixtures/texthash_reference.py: Python's unicodedata, hashlib, the
+    /// `xxhash` package, exact integer MinHash with the permutations drawn by a
+    /// Python transcription of the generator, and `datasketch` estimates.
+    const FIXTURE: &str = include_str!("../../tests/fixtures/texthash_reference.json");
+
+    fn u64s(v: &serde_json::Value) -> Vec<u64> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_str().unwrap().parse().unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn matches_the_python_reference() {
+        let fx: serde_json::Value = serde_json::from_str(FIXTURE).unwrap();
+        let m = MinHash::new(MINHASH_K);
+        let (a, b): (Vec<u64>, Vec<u64>) = m.parameters().unzip();
+        assert_eq!(a, u64s(&fx["permutations"]["a"]));
+        assert_eq!(b, u64s(&fx["permutations"]["b"]));
+        let cases = fx["texts"].as_array().unwrap();
+        assert!(cases.len() > 20);
+        for case in cases {
+            let text = case["text"].as_str().unwrap();
+            assert_eq!(normalise(text), case["normalised"].as_str().unwrap());
+            assert_eq!(content_sha256(text), case["sha256"].as_str().unwrap());
+            let want_words: Vec<&str> = case["words"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|w| w.as_str().unwrap())
+                .collect();
+            assert_eq!(words(text), want_words, "{text:?}");
+            let sh: Vec<u64> = shingles(text, SHINGLE_WORDS).collect();
+            assert_eq!(sh, u64s(&case["shingles5"]), "{text:?}");
+            let want_sig: Vec<u32> = case["minhash"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_u64().unwrap() as u32)
+                .collect();
+            assert_eq!(m.signature(sh), want_sig, "{text:?}");
+            let want_sim: u64 = case["simhash"].as_str().unwrap().parse().unwrap();
+            assert_eq!(simhash64(text), want_sim, "{text:?}");
+        }
+        let k = MINHASH_K as f64;
+        for pair in fx["pairs"].as_array().unwrap() {
+            let (x, y) = (pair["a"].as_str().unwrap(), pair["b"].as_str().unwrap());
+            let j = pair["jaccard"].as_f64().unwrap();
+            let theirs = pair["datasketch_estimate"].as_f64().unwrap();
+            let ours = jaccard_estimate(
+                &m.signature(shingles(x, SHINGLE_WORDS)),
+                &m.signature(shingles(y, SHINGLE_WORDS)),
+            );
+            let tol = 4.0 * (j * (1.0 - j) / k).sqrt() + 0.02;
+            assert!(
+                (ours - j).abs() <= tol,
+                "J {j}, ours {ours}, tolerance {tol}"
+            );
+            assert!((theirs - j).abs() <= tol, "J {j}, datasketch {theirs}");
+            // Two independent estimates: their difference has twice the variance.
+            assert!((ours - theirs).abs() <= std::f64::consts::SQRT_2 * tol);
+        }
+    }
+
     #[test]
     fn simhash_near_duplicates_are_closer() {
         let base = "The applicant has ten years of experience managing teams in logistics \
