@@ -8,8 +8,10 @@
 
 mod canonical;
 mod error;
+pub mod fingerprint;
 pub mod merkle;
 pub mod signing;
+pub mod texthash;
 
 pub use canonical::canonical_json;
 pub use error::ProvenanceError;
