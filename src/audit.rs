@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// Marks an out dir as holding one audit, so another is not mixed into it.
-const MARKER_FILE: &str = ".probity-audit.json";
+const MARKER_FILE: &str = provenance::AUDIT_MARKER;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuditError {

@@ -259,6 +259,18 @@ fn verify_names_changed_and_missing_files() {
     );
     assert!(stdout.contains("age.toml: missing"), "{stdout}");
     assert!(!stdout.contains("results.json"), "{stdout}");
+    assert!(!stdout.contains("unexpected"), "{stdout}");
+    // A file the audit did not write is named; derived reports are not.
+    write(&out.join("extra/notes.txt"), "added later");
+    probity().arg("report").arg(&out).args(["--format", "md"]).assert().code(0);
+    let a = probity().arg("verify").arg(&out).assert().code(1);
+    let stdout = String::from_utf8_lossy(&a.get_output().stdout).to_string();
+    assert!(
+        stdout.contains("extra/notes.txt: unexpected (in the out dir, not in the manifest)"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("report.md"), "{stdout}");
+    std::fs::remove_dir_all(out.join("extra")).unwrap();
     // A derived report is not hashed: deleting and re-rendering it is fine.
     std::fs::remove_file(out.join("report.html")).unwrap();
     probity().arg("report").arg(&out).assert().code(0);

@@ -312,7 +312,55 @@ pub fn verify_with_key(
             Ok(_) => {}
         }
     }
+    // Every other file in the out dir, but the manifest itself, the audit marker
+    // and the derived reports, is unexpected: an audit's outputs are all listed.
+    let listed: std::collections::BTreeSet<PathBuf> = manifest
+        .files
+        .iter()
+        .map(|f| PathBuf::from(&f.path))
+        .collect();
+    let mut present = Vec::new();
+    list_files(out_dir, Path::new(""), &mut present);
+    present.sort();
+    for rel in present {
+        let name = rel.to_string_lossy();
+        let exempt = rel.parent() == Some(Path::new(""))
+            && (name == MANIFEST_FILE || name == AUDIT_MARKER || DERIVED_REPORTS.contains(&name.as_ref()));
+        if !exempt && !listed.contains(&rel) {
+            report
+                .problems
+                .push(format!("{name}: unexpected (in the out dir, not in the manifest)"));
+        }
+    }
     Ok(report)
+}
+
+/// The marker an audit leaves in its out dir (not an output of the audit).
+pub const AUDIT_MARKER: &str = ".probity-audit.json";
+
+/// Reports derived from results.json and the manifest (`probity report`): not
+/// hashed, so neither checked nor unexpected.
+pub const DERIVED_REPORTS: &[&str] = &[
+    "report.html",
+    "report.md",
+    "junit.xml",
+    "model-card.md",
+    "bom.cdx.json",
+];
+
+/// Every regular file under `dir`, as paths relative to it.
+fn list_files(root: &Path, rel: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(root.join(rel)) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = rel.join(entry.file_name());
+        match entry.file_type() {
+            Ok(t) if t.is_dir() => list_files(root, &path, out),
+            Ok(t) if t.is_file() => out.push(path),
+            _ => {}
+        }
+    }
 }
 
 #[cfg(test)]

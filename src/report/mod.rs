@@ -47,6 +47,21 @@ impl Format {
     }
 }
 
+#[cfg(test)]
+mod derived_names {
+    use super::Format;
+
+    /// verify() exempts exactly the files `probity report` writes by default.
+    #[test]
+    fn verify_knows_every_report_file() {
+        let names: Vec<&str> = [Format::Html, Format::Md, Format::Junit, Format::ModelCard, Format::Cyclonedx]
+            .into_iter()
+            .map(Format::file_name)
+            .collect();
+        assert_eq!(names, crate::provenance::DERIVED_REPORTS);
+    }
+}
+
 /// Renders one format.
 pub fn render(
     format: Format,
