@@ -368,44 +368,56 @@ pub fn run_audit(
 
     // Probes first: a bad probe file should fail before a model is loaded.
     let mut sets = Vec::new();
-    let mut probes = Vec::new();
+    let mut selections: Vec<Selection> = Vec::new();
+    let mut n_probes = 0usize;
     let mut answers = BTreeMap::new();
     let mut others: Vec<OtherSet> = Vec::new();
+    let mut set_ids: BTreeSet<String> = BTreeSet::new();
     for (selection, path) in spec.raw.probes.iter().zip(&spec.probe_paths) {
-        if let Some(other) = OtherSet::load(path, &selection.variants)? {
-            others.push(other);
-            continue;
-        }
-        let set = ProbeSet::load(path)?;
-        let expanded = set.expand(&Selection {
-            variants: selection.variants.clone(),
-            axes: selection.axes.clone(),
-            scenarios: selection.scenarios.clone(),
-        })?;
-        answers.insert(set.id().to_string(), set.raw.answers.clone());
-        probes.extend(expanded);
-        sets.push((set, selection.variants.clone()));
-    }
-    let mut set_ids: BTreeSet<String> = sets.iter().map(|(s, _)| s.id().to_string()).collect();
-    for other in &others {
-        if !set_ids.insert(other.id().to_string()) {
+        let (id, set) = match OtherSet::load(path, &selection.variants)? {
+            Some(other) => (other.id().to_string(), Err(other)),
+            None => {
+                let set = ProbeSet::load(path)?;
+                (set.id().to_string(), Ok(set))
+            }
+        };
+        if !set_ids.insert(id.clone()) {
             return Err(SpecError::Invalid {
                 file: spec.file.clone(),
                 field: "probes".into(),
-                message: format!("two probe sets have the id `{}`", other.id()),
+                message: format!("probe set `{id}` is listed twice"),
             }
             .into());
         }
-    }
-    let mut ids = BTreeSet::new();
-    if let Some(dup) = probes.iter().find(|p| !ids.insert(p.id.clone())) {
-        return Err(SpecError::Invalid {
-            file: spec.file.clone(),
-            field: "probes".into(),
-            message: format!("probe set `{}` is listed twice", dup.probe_set),
+        let set = match set {
+            Err(other) => {
+                others.push(other);
+                continue;
+            }
+            Ok(set) => set,
+        };
+        let chosen = Selection {
+            variants: selection.variants.clone(),
+            axes: selection.axes.clone(),
+            scenarios: selection.scenarios.clone(),
+        };
+        // Expansion is lazy: count the probes now (the selection checked, an empty
+        // one refused), generate them again as the run consumes them.
+        let count = set.iter(&chosen)?.count();
+        if count == 0 {
+            set.expand(&chosen)?; // the error naming the file
         }
-        .into());
+        n_probes += count;
+        answers.insert(set.id().to_string(), set.raw.answers.clone());
+        sets.push((set, selection.variants.clone()));
+        selections.push(chosen);
     }
+    let stream = || -> Result<Vec<_>, ProbeError> {
+        sets.iter()
+            .zip(&selections)
+            .map(|((set, _), sel)| set.iter(sel))
+            .collect()
+    };
 
     let precision = spec.raw.model.precision;
     let (model, info, responses, missing, precision_name, outcomes) = if spec.raw.model.kind
@@ -435,6 +447,7 @@ pub fn run_audit(
         };
         prepare_out_dir(&out_dir, &marker, options.force)?;
         progress.message(&format!("replaying {}", path.display()));
+        let probes: Vec<crate::probe::Probe> = stream()?.into_iter().flatten().collect();
         let replayed = run::replay_probes(&path, &probes)?;
         if !replayed.missing.is_empty() {
             progress.message(&format!(
@@ -513,11 +526,12 @@ pub fn run_audit(
         };
 
         let units: usize = others.iter().map(OtherSet::n_units).sum();
-        progress.start(probes.len() + units);
+        progress.start(n_probes + units);
         let style = PromptStyle {
             chat: spec.raw.scoring.chat,
         };
-        let responses = run::run_probes(&mut backend, &probes, &answers, &style, &out_dir, |n| {
+        let probes = stream()?.into_iter().flatten();
+        let responses = run::run_probes(&mut backend, probes, &answers, &style, &out_dir, |n| {
             progress.advance(n)
         })?;
         let outcomes = run_other_kinds(&others, &mut backend, &spec, seed, &out_dir, progress)?;

@@ -262,7 +262,12 @@ fn verify_names_changed_and_missing_files() {
     assert!(!stdout.contains("unexpected"), "{stdout}");
     // A file the audit did not write is named; derived reports are not.
     write(&out.join("extra/notes.txt"), "added later");
-    probity().arg("report").arg(&out).args(["--format", "md"]).assert().code(0);
+    probity()
+        .arg("report")
+        .arg(&out)
+        .args(["--format", "md"])
+        .assert()
+        .code(0);
     let a = probity().arg("verify").arg(&out).assert().code(1);
     let stdout = String::from_utf8_lossy(&a.get_output().stdout).to_string();
     assert!(

@@ -565,6 +565,9 @@ struct ChoiceDetail {
     accuracy_disambiguated: Option<f64>,
     s_amb: Option<f64>,
     s_dis: Option<f64>,
+    /// The smallest |s_DIS| detectable at the spec's α and power from the
+    /// disambiguated answers that named a person (as independent answers).
+    min_detectable_s_dis: Option<f64>,
 }
 
 pub fn analyse(
@@ -696,6 +699,15 @@ pub fn analyse(
             accuracy_disambiguated: d.accuracy(),
             s_amb: bias_score(&amb, true),
             s_dis: bias_score(&dis, false),
+            // s = 2p − 1, so its detectable size is twice the share's.
+            min_detectable_s_dis: crate::stats::min_detectable_paired_difference(
+                0.5,
+                d.n_not_unknown,
+                settings.thresholds.alpha,
+                settings.scoring.power,
+            )
+            .ok()
+            .map(|m| 2.0 * m),
             ambiguous: a,
             disambiguated: d,
         });

@@ -504,6 +504,7 @@ pub fn analyse(
     let mut findings = Vec::new();
     let mut group_means = Vec::new();
     let mut group_effects = Vec::new();
+    let mut detectable = Vec::new();
     for ((variant, axis_name), groups) in &cells {
         for (group, templates) in groups {
             let all: Vec<&GenLine> = templates.values().flatten().copied().collect();
@@ -558,6 +559,14 @@ pub fn analyse(
                 let estimate = gaps.iter().sum::<f64>() / gaps.len() as f64;
                 if score == "regard" {
                     group_effects.push(estimate.abs());
+                    if let Ok(sd) = stats::sample_sd(&gaps) {
+                        detectable.push(serde_json::json!({
+                            "variant": variant, "axis": axis_name, "group": group,
+                            "metric": metric, "n_templates": gaps.len(),
+                            "min_detectable_gap": stats::min_detectable_paired_difference(
+                                sd, gaps.len(), settings.thresholds.alpha, settings.scoring.power).ok(),
+                        }));
+                    }
                 }
                 let seed = crate::metric::derive_seed(
                     settings.seed,
@@ -645,6 +654,7 @@ pub fn analyse(
             "generation": set.config,
             "chat": set.chat,
             "groups": group_means,
+            "min_detectable": detectable,
             "paraphrase_baseline": baseline,
         }),
         n_probes: lines.len(),

@@ -389,6 +389,9 @@ pub struct PreferenceSummary {
     pub mean_difference: f64,
     pub mean_difference_ci_low: Option<f64>,
     pub mean_difference_ci_high: Option<f64>,
+    /// The smallest |share − ½| detectable at the spec's α (unadjusted) and power,
+    /// treating untied pairs as independent (templates cluster them: a lower bound).
+    pub min_detectable_gap: Option<f64>,
 }
 
 fn summarise(
@@ -436,6 +439,13 @@ fn summarise(
         mean_difference: all.iter().sum::<f64>() / all.len().max(1) as f64,
         mean_difference_ci_low: diff_ci.map(|c| c.0),
         mean_difference_ci_high: diff_ci.map(|c| c.1),
+        min_detectable_gap: crate::stats::min_detectable_paired_difference(
+            0.5,
+            untied,
+            settings.thresholds.alpha,
+            settings.scoring.power,
+        )
+        .ok(),
     }
 }
 

@@ -383,7 +383,14 @@ impl ProbeSet {
     /// Expands the selected part of the set into probes, ordered by scenario, then
     /// variant, axis, group and filler. Every scenario's probes are contiguous, so
     /// the run stage can treat a scenario as one unit of work.
-    pub fn expand(&self, selection: &Selection) -> Result<Vec<Probe>, ProbeError> {
+    /// The selected probes, generated one scenario at a time as the iterator is
+    /// consumed (a lexicon × templates set can reach 100k+ probes): scenario by
+    /// scenario, then variant, axis, group and filler; every scenario's probes are
+    /// contiguous, so the run stage can take a scenario as one unit of work.
+    pub fn iter<'a>(
+        &'a self,
+        selection: &Selection,
+    ) -> Result<impl Iterator<Item = Probe> + 'a, ProbeError> {
         let invalid = |message: String| ProbeError::Invalid {
             file: self.file.clone(),
             line: None,
@@ -412,62 +419,103 @@ impl ProbeSet {
         let mut variants = selection.variants.clone();
         variants.sort();
         variants.dedup();
+        let selection = selection.clone();
+        let written = self.filled_probes(&selection, &variants);
+        let axes_filter = selection.axes.clone();
+        Ok(self
+            .raw
+            .scenario
+            .iter()
+            .filter(move |s| {
+                selection
+                    .scenarios
+                    .as_ref()
+                    .is_none_or(|ids| ids.iter().any(|id| id == s.id.get_ref()))
+            })
+            .flat_map(move |scenario| self.scenario_probes(scenario, &variants, &axes_filter))
+            .chain(written))
+    }
+
+    /// Expands the selected part of the set into probes (see [`ProbeSet::iter`]).
+    pub fn expand(&self, selection: &Selection) -> Result<Vec<Probe>, ProbeError> {
+        let probes: Vec<Probe> = self.iter(selection)?.collect();
+        if probes.is_empty() {
+            return Err(ProbeError::Invalid {
+                file: self.file.clone(),
+                line: None,
+                message: "the selection expands to no probes (no scenario, axis or name matches)"
+                    .into(),
+            });
+        }
+        Ok(probes)
+    }
+
+    /// One scenario's probes (its paraphrases' included).
+    fn scenario_probes(
+        &self,
+        scenario: &Scenario,
+        variants: &[Variant],
+        axes_filter: &Option<Vec<String>>,
+    ) -> Vec<Probe> {
+        let selection = Selection {
+            variants: variants.to_vec(),
+            axes: axes_filter.clone(),
+            scenarios: None,
+        };
         let mut probes = Vec::new();
-        for scenario in &self.raw.scenario {
-            let scenario_id = scenario.id.get_ref();
-            if let Some(ids) = &selection.scenarios {
-                if !ids.iter().any(|id| id == scenario_id) {
-                    continue;
-                }
-            }
-            for &variant in &variants {
-                for axis in &self.axes {
-                    if let Some(axes) = &selection.axes {
-                        if !axes.contains(&axis.axis) {
-                            continue;
-                        }
-                    }
-                    for group in &axis.groups {
-                        for filler in group.fillers(variant) {
-                            probes.push(self.probe(
-                                scenario_id,
-                                scenario.template.get_ref(),
-                                variant,
-                                axis,
-                                group,
-                                filler,
-                            ));
-                        }
+        let scenario_id = scenario.id.get_ref();
+        for &variant in variants {
+            for axis in &self.axes {
+                if let Some(axes) = &selection.axes {
+                    if !axes.contains(&axis.axis) {
+                        continue;
                     }
                 }
-            }
-            // The paraphrase baseline: each rewording for every axis's reference
-            // group, named explicitly, as a scenario of its own.
-            if variants.contains(&Variant::Explicit) {
-                for (k, text) in scenario.paraphrases.iter().enumerate() {
-                    let id = paraphrase_scenario(scenario_id, k + 1);
-                    for axis in &self.axes {
-                        if selection
-                            .axes
-                            .as_ref()
-                            .is_some_and(|a| !a.contains(&axis.axis))
-                        {
-                            continue;
-                        }
-                        if let Some(group) = axis.group(&axis.reference) {
-                            probes.push(self.probe(
-                                &id,
-                                text.get_ref(),
-                                Variant::Explicit,
-                                axis,
-                                group,
-                                &group.explicit,
-                            ));
-                        }
+                for group in &axis.groups {
+                    for filler in group.fillers(variant) {
+                        probes.push(self.probe(
+                            scenario_id,
+                            scenario.template.get_ref(),
+                            variant,
+                            axis,
+                            group,
+                            filler,
+                        ));
                     }
                 }
             }
         }
+        // The paraphrase baseline: each rewording for every axis's reference
+        // group, named explicitly, as a scenario of its own.
+        if variants.contains(&Variant::Explicit) {
+            for (k, text) in scenario.paraphrases.iter().enumerate() {
+                let id = paraphrase_scenario(scenario_id, k + 1);
+                for axis in &self.axes {
+                    if selection
+                        .axes
+                        .as_ref()
+                        .is_some_and(|a| !a.contains(&axis.axis))
+                    {
+                        continue;
+                    }
+                    if let Some(group) = axis.group(&axis.reference) {
+                        probes.push(self.probe(
+                            &id,
+                            text.get_ref(),
+                            Variant::Explicit,
+                            axis,
+                            group,
+                            &group.explicit,
+                        ));
+                    }
+                }
+            }
+        }
+        probes
+    }
+
+    /// The written-out prompts, by scenario (stable: file order within one).
+    fn filled_probes(&self, selection: &Selection, variants: &[Variant]) -> Vec<Probe> {
         let mut written = Vec::new();
         for f in &self.raw.filled {
             if let Some(ids) = &selection.scenarios {
@@ -514,13 +562,7 @@ impl ProbeSet {
         // A scenario's probes must be contiguous for the run stage (stable: file
         // order within a scenario).
         written.sort_by(|a, b| a.scenario.cmp(&b.scenario).then(a.variant.cmp(&b.variant)));
-        probes.extend(written);
-        if probes.is_empty() {
-            return Err(invalid(
-                "the selection expands to no probes (no scenario, axis or name matches)".into(),
-            ));
-        }
-        Ok(probes)
+        written
     }
 
     fn probe(

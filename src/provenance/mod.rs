@@ -325,11 +325,13 @@ pub fn verify_with_key(
     for rel in present {
         let name = rel.to_string_lossy();
         let exempt = rel.parent() == Some(Path::new(""))
-            && (name == MANIFEST_FILE || name == AUDIT_MARKER || DERIVED_REPORTS.contains(&name.as_ref()));
+            && (name == MANIFEST_FILE
+                || name == AUDIT_MARKER
+                || DERIVED_REPORTS.contains(&name.as_ref()));
         if !exempt && !listed.contains(&rel) {
-            report
-                .problems
-                .push(format!("{name}: unexpected (in the out dir, not in the manifest)"));
+            report.problems.push(format!(
+                "{name}: unexpected (in the out dir, not in the manifest)"
+            ));
         }
     }
     Ok(report)

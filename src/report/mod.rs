@@ -54,10 +54,16 @@ mod derived_names {
     /// verify() exempts exactly the files `probity report` writes by default.
     #[test]
     fn verify_knows_every_report_file() {
-        let names: Vec<&str> = [Format::Html, Format::Md, Format::Junit, Format::ModelCard, Format::Cyclonedx]
-            .into_iter()
-            .map(Format::file_name)
-            .collect();
+        let names: Vec<&str> = [
+            Format::Html,
+            Format::Md,
+            Format::Junit,
+            Format::ModelCard,
+            Format::Cyclonedx,
+        ]
+        .into_iter()
+        .map(Format::file_name)
+        .collect();
         assert_eq!(names, crate::provenance::DERIVED_REPORTS);
     }
 }

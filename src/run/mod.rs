@@ -152,11 +152,14 @@ pub fn to_jsonl(responses: &[Response]) -> Vec<u8> {
     out
 }
 
-/// Runs every probe not already answered, scenario by scenario, appending each
-/// scenario's responses to `responses.jsonl`. Returns all responses in probe order.
+/// Runs every probe not already answered, scenario by scenario as `probes` yields
+/// them (the probes are never all held at once; only the responses are),
+/// appending each scenario's responses to `responses.jsonl`. A response left by an
+/// earlier run is kept when its probe id and prompt text still match. Returns all
+/// responses in probe order; the file is rewritten in that order at the end.
 pub fn run_probes(
     backend: &mut Backend,
-    probes: &[Probe],
+    probes: impl IntoIterator<Item = Probe>,
     answers: &BTreeMap<String, Answers>,
     style: &PromptStyle,
     out_dir: &Path,
@@ -164,49 +167,55 @@ pub fn run_probes(
 ) -> Result<Vec<Response>, RunError> {
     let path = out_dir.join(RESPONSES_FILE);
     let mut done = read_existing(&path);
-    // Keep a previous line only if the prompt we would score now is the same.
-    let mut rendered: Vec<String> = Vec::with_capacity(probes.len());
-    for probe in probes {
-        rendered.push(render_prompt(backend, probe, style)?);
-    }
-    let current: BTreeMap<&str, &String> = probes
-        .iter()
-        .map(|p| p.id.as_str())
-        .zip(&rendered)
-        .collect();
-    done.retain(|id, r| {
-        current
-            .get(id.as_str())
-            .is_some_and(|text| r.prompt == **text)
-    });
-    // Start the file afresh with only the kept lines (a torn line would corrupt it).
-    let kept: Vec<Response> = probes
-        .iter()
-        .filter_map(|p| done.get(&p.id).cloned())
-        .collect();
-    write_atomic(&path, &to_jsonl(&kept)).map_err(|e| RunError::io(&path, e))?;
-    progress(kept.len());
+    // Start the file afresh with the earlier lines (a torn line would corrupt it);
+    // each is kept only if its probe comes again with the same prompt.
+    let earlier: Vec<Response> = done.values().cloned().collect();
+    write_atomic(&path, &to_jsonl(&earlier)).map_err(|e| RunError::io(&path, e))?;
     let mut file = std::fs::OpenOptions::new()
         .append(true)
         .open(&path)
         .map_err(|e| RunError::io(&path, e))?;
 
-    let mut start = 0;
-    while start < probes.len() {
-        let scenario_key = (&probes[start].probe_set, &probes[start].scenario);
-        let end = probes[start..]
+    let mut all: Vec<Response> = Vec::new();
+    let mut ids = std::collections::BTreeSet::new();
+    let mut probes = probes.into_iter().peekable();
+    while let Some(first) = probes.next() {
+        let mut chunk = vec![first];
+        while let Some(next) =
+            probes.next_if(|p| p.probe_set == chunk[0].probe_set && p.scenario == chunk[0].scenario)
+        {
+            chunk.push(next);
+        }
+        for p in &chunk {
+            if !ids.insert(p.id.clone()) {
+                return Err(RunError::Internal(format!(
+                    "probe id {} appears twice (probe set `{}`)",
+                    p.id, p.probe_set
+                )));
+            }
+        }
+        let rendered: Vec<String> = chunk
             .iter()
-            .position(|p| (&p.probe_set, &p.scenario) != scenario_key)
-            .map_or(probes.len(), |k| start + k);
-        let todo: Vec<usize> = (start..end)
-            .filter(|&i| !done.contains_key(&probes[i].id))
-            .collect();
+            .map(|p| render_prompt(backend, p, style))
+            .collect::<Result<_, _>>()?;
+        let mut kept = 0;
+        let mut todo = Vec::new();
+        for (i, p) in chunk.iter().enumerate() {
+            match done.remove(&p.id) {
+                Some(r) if r.prompt == rendered[i] => {
+                    kept += 1;
+                    all.push(r);
+                }
+                _ => {
+                    todo.push(i);
+                    all.push(Response::new(p, String::new(), 0.0, 0.0)); // placeholder
+                }
+            }
+        }
+        progress(kept);
         if !todo.is_empty() {
-            let set_answers = answers.get(&probes[start].probe_set).ok_or_else(|| {
-                RunError::Internal(format!(
-                    "no answers for probe set {}",
-                    probes[start].probe_set
-                ))
+            let set_answers = answers.get(&chunk[0].probe_set).ok_or_else(|| {
+                RunError::Internal(format!("no answers for probe set {}", chunk[0].probe_set))
             })?;
             let yes = surface_forms(&set_answers.favourable);
             let no = surface_forms(&set_answers.unfavourable);
@@ -215,17 +224,18 @@ pub fn run_probes(
                 .iter()
                 .map(|&i| ScorePrompt {
                     text: rendered[i].clone(),
-                    user: probes[i].prompt.clone(),
-                    prefix: probes[i].answer_prefix.clone().unwrap_or_default(),
+                    user: chunk[i].prompt.clone(),
+                    prefix: chunk[i].answer_prefix.clone().unwrap_or_default(),
                 })
                 .collect();
             let scores = backend.score(&texts, &continuations)?;
+            let base = all.len() - chunk.len();
             let mut lines = Vec::new();
             for (&i, row) in todo.iter().zip(scores) {
                 let logps: Vec<f64> = row.iter().map(|c| c.logprob).collect();
                 let (y, n) = logps.split_at(yes.len());
                 let mut response = Response::new(
-                    &probes[i],
+                    &chunk[i],
                     rendered[i].clone(),
                     log_sum_exp(y),
                     log_sum_exp(n),
@@ -236,19 +246,14 @@ pub fn run_probes(
                     .map(|c| c.text.clone())
                     .collect();
                 lines.push(response.clone());
-                done.insert(response.probe_id.clone(), response);
+                all[base + i] = response;
             }
             file.write_all(&to_jsonl(&lines))
                 .map_err(|e| RunError::io(&path, e))?;
             file.flush().map_err(|e| RunError::io(&path, e))?;
             progress(todo.len());
         }
-        start = end;
     }
-    let all: Vec<Response> = probes
-        .iter()
-        .map(|p| done.remove(&p.id).expect("every probe was answered"))
-        .collect();
     write_atomic(&path, &to_jsonl(&all)).map_err(|e| RunError::io(&path, e))?;
     Ok(all)
 }
