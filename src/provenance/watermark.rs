@@ -458,4 +458,65 @@ mod tests {
         assert!(!json.contains("hunter2") && !json.contains("key"), "{json}");
         assert!(!format!("{secret:?}").contains("hunter2"));
     }
+
+    /// Detections and z/p values from an independent Python implementation of the
+    /// documented test (SipHash-2-4 written from the paper, SciPy's normal tail),
+    /// written by tests/fixtures/watermark_reference.py.
+    #[test]
+    fn detection_matches_the_python_reference() {
+        #[derive(serde::Deserialize)]
+        struct Case {
+            key_hex: String,
+            gamma: f64,
+            tokens: Vec<u32>,
+            green_pairs: Vec<(u32, u32)>,
+            t: u64,
+            green: u64,
+            z: f64,
+            p_value: f64,
+        }
+        #[derive(serde::Deserialize)]
+        struct Counts {
+            t: u64,
+            green: u64,
+            gamma: f64,
+            z: f64,
+            p_value: f64,
+        }
+        #[derive(serde::Deserialize)]
+        struct Fixture {
+            detections: Vec<Case>,
+            counts: Vec<Counts>,
+        }
+        let fixture: Fixture = serde_json::from_str(include_str!(
+            "../../tests/fixtures/watermark_reference.json"
+        ))
+        .unwrap();
+        let close = |a: f64, b: f64| (a - b).abs() <= 1e-12 + 1e-10 * b.abs();
+        assert!(fixture.detections.len() >= 5 && fixture.counts.len() >= 5);
+        let mut greens = 0;
+        for case in &fixture.detections {
+            let config = WatermarkConfig {
+                gamma: case.gamma,
+                delta: 2.0,
+                key: hex::decode(&case.key_hex).unwrap(),
+            };
+            let w = Watermark::new(&config);
+            for pair in case.tokens.windows(2) {
+                let want = case.green_pairs.contains(&(pair[0], pair[1]));
+                assert_eq!(w.is_green(pair[0], pair[1]), want, "{pair:?}");
+                greens += usize::from(want);
+            }
+            let d = detect(&case.tokens, &config).unwrap();
+            assert_eq!((d.t, d.green), (case.t, case.green), "{}", case.key_hex);
+            assert!(close(d.z, case.z), "z {} vs {}", d.z, case.z);
+            assert!(close(d.p_value, case.p_value), "p {} vs {}", d.p_value, case.p_value);
+        }
+        assert!(greens > 50, "the fixture has only {greens} green pairs");
+        for c in &fixture.counts {
+            let d = z_test(c.t, c.green, c.gamma);
+            assert!(close(d.z, c.z), "z {} vs {}", d.z, c.z);
+            assert!(close(d.p_value, c.p_value), "p {} vs SciPy {}", d.p_value, c.p_value);
+        }
+    }
 }
