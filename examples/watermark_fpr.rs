@@ -115,7 +115,11 @@ fn summary(label: &str, samples: &[&Sample]) {
     z.sort_by(f64::total_cmp);
     let n = z.len() as f64;
     let mean = z.iter().sum::<f64>() / n;
-    let sd = (z.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
+    let sd = if z.len() < 2 {
+        f64::NAN
+    } else {
+        (z.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt()
+    };
     let scored: Vec<f64> = samples.iter().map(|s| s.scored as f64).collect();
     let generated: Vec<f64> = samples.iter().map(|s| s.generated as f64).collect();
     println!(
@@ -179,10 +183,20 @@ fn main() {
     let mut samples = Vec::new();
     let mut seconds = [0.0f64; 2];
     let mut tokens = [0usize; 2];
-    let plan: Vec<(bool, usize)> = (0..args.unmarked)
-        .map(|i| (false, i))
-        .chain((0..args.marked).map(|i| (true, i)))
-        .collect();
+    // Watermarked samples spread evenly through the run, so that an interrupted
+    // run (see --jsonl) still has both kinds.
+    let total = args.unmarked + args.marked;
+    let mut plan: Vec<(bool, usize)> = Vec::with_capacity(total);
+    let (mut u, mut m) = (0, 0);
+    for k in 0..total {
+        if m < args.marked && (m + 1) * total <= (k + 1) * args.marked {
+            plan.push((true, m));
+            m += 1;
+        } else {
+            plan.push((false, u));
+            u += 1;
+        }
+    }
     for (k, &(marked, i)) in plan.iter().enumerate() {
         let prompt_index = i % PROMPTS.len();
         let prompt = model.chat_prompt(PROMPTS[prompt_index]).expect("chat");

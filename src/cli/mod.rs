@@ -239,10 +239,10 @@ pub enum ModelCommand {
         #[arg(long, value_name = "KEY")]
         watermark_key: Option<String>,
         /// Watermark: the green share of the vocabulary, in (0, 1).
-        #[arg(long, default_value_t = 0.25, requires = "watermark_key")]
+        #[arg(long, default_value_t = 0.25, requires = "watermark_key", allow_negative_numbers = true)]
         gamma: f64,
         /// Watermark: the logit bias added to green tokens (≥ 0).
-        #[arg(long, default_value_t = 2.0, requires = "watermark_key")]
+        #[arg(long, default_value_t = 2.0, requires = "watermark_key", allow_negative_numbers = true)]
         delta: f64,
     },
     /// Test a text for the green-list watermark of a key: tokenised with the model's tokenizer, prints z and the one-sided p-value.
@@ -262,10 +262,10 @@ pub enum ModelCommand {
         #[arg(long, value_name = "KEY", required = true)]
         watermark_key: String,
         /// The green share the text was generated with, in (0, 1).
-        #[arg(long, default_value_t = 0.25)]
+        #[arg(long, default_value_t = 0.25, allow_negative_numbers = true)]
         gamma: f64,
         /// The watermark is reported detected when z exceeds this.
-        #[arg(long, default_value_t = 4.0)]
+        #[arg(long, default_value_t = 4.0, allow_negative_numbers = true)]
         z_threshold: f64,
         /// Print JSON.
         #[arg(long)]
