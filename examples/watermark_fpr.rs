@@ -76,9 +76,7 @@ fn parse_args() -> Args {
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
-        let value = it
-            .next()
-            .unwrap_or_else(|| panic!("{flag} needs a value"));
+        let value = it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
         let number = |v: &str| -> f64 { v.parse().unwrap_or_else(|_| panic!("{flag}: {v}")) };
         match flag.as_str() {
             "--unmarked" => args.unmarked = number(&value) as usize,
@@ -275,10 +273,7 @@ fn main() {
         );
         let i = usize::from(m);
         if tokens[i] > 0 {
-            println!(
-                "{label}: {:.1} tokens/s",
-                tokens[i] as f64 / seconds[i]
-            );
+            println!("{label}: {:.1} tokens/s", tokens[i] as f64 / seconds[i]);
         }
     }
 }

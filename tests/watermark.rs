@@ -81,7 +81,11 @@ fn smollm2_cli_generates_with_a_key_and_detects_with_it_only() {
         .args(["--watermark-key", KEY, "--gamma", "0.25", "--delta", "2"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let all = [out.stdout.as_slice(), out.stderr.as_slice()].concat();
     assert!(!String::from_utf8_lossy(&all).contains(KEY));
     let g: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -93,7 +97,11 @@ fn smollm2_cli_generates_with_a_key_and_detects_with_it_only() {
             .args(["--watermark-key", key, "--json", text])
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
     };
     let right = detect(KEY);
@@ -118,7 +126,14 @@ fn the_cli_watermarks_on_the_tiny_model_and_never_shows_the_key() {
         common::probity()
             .args(["model", "generate"])
             .arg(&path)
-            .args(["--prompt", "abc", "--max-tokens", "20", "--temperature", "1"])
+            .args([
+                "--prompt",
+                "abc",
+                "--max-tokens",
+                "20",
+                "--temperature",
+                "1",
+            ])
             .args(["--seed", "4", "--json"])
             .args(extra)
             .output()
@@ -126,10 +141,17 @@ fn the_cli_watermarks_on_the_tiny_model_and_never_shows_the_key() {
     };
     let key = "hex:5ec12e75ec12e7";
     let marked = generate(&["--watermark-key", key, "--delta", "6"]);
-    assert!(marked.status.success(), "{}", String::from_utf8_lossy(&marked.stderr));
+    assert!(
+        marked.status.success(),
+        "{}",
+        String::from_utf8_lossy(&marked.stderr)
+    );
     for stream in [&marked.stdout, &marked.stderr] {
         let s = String::from_utf8_lossy(stream);
-        assert!(!s.contains("5ec12e75ec12e7") && !s.contains("watermark_key"), "{s}");
+        assert!(
+            !s.contains("5ec12e75ec12e7") && !s.contains("watermark_key"),
+            "{s}"
+        );
     }
     // The same key and seed, the same text; without the key the output is that
     // of plain sampling (δ 6 makes the two differ).
@@ -153,7 +175,11 @@ fn the_cli_watermarks_on_the_tiny_model_and_never_shows_the_key() {
         .arg(&file)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("z:") && text.contains("p-value:"), "{text}");
 }
@@ -182,15 +208,33 @@ fn bad_watermark_flags_exit_2_naming_the_flag() {
         (generate(&["--watermark-key", ""]), "--watermark-key"),
         (generate(&["--watermark-key", "hex:"]), "--watermark-key"),
         (generate(&["--watermark-key", "hex:xyz"]), "--watermark-key"),
-        (generate(&["--watermark-key", "k", "--gamma", "1"]), "--gamma"),
-        (generate(&["--watermark-key", "k", "--gamma", "0"]), "--gamma"),
-        (generate(&["--watermark-key", "k", "--gamma", "-0.5"]), "--gamma"),
-        (generate(&["--watermark-key", "k", "--delta", "-1"]), "--delta"),
-        (generate(&["--watermark-key", "k", "--delta", "nan"]), "--delta"),
+        (
+            generate(&["--watermark-key", "k", "--gamma", "1"]),
+            "--gamma",
+        ),
+        (
+            generate(&["--watermark-key", "k", "--gamma", "0"]),
+            "--gamma",
+        ),
+        (
+            generate(&["--watermark-key", "k", "--gamma", "-0.5"]),
+            "--gamma",
+        ),
+        (
+            generate(&["--watermark-key", "k", "--delta", "-1"]),
+            "--delta",
+        ),
+        (
+            generate(&["--watermark-key", "k", "--delta", "nan"]),
+            "--delta",
+        ),
         // γ and δ mean nothing without a key.
         (generate(&["--gamma", "0.5"]), "--watermark-key"),
         (detect(&["--watermark-key", "", "text"]), "--watermark-key"),
-        (detect(&["--watermark-key", "k", "--gamma", "1.5", "text"]), "--gamma"),
+        (
+            detect(&["--watermark-key", "k", "--gamma", "1.5", "text"]),
+            "--gamma",
+        ),
         (detect(&["text"]), "--watermark-key"),
         (detect(&["--watermark-key", "k"]), "TEXT"),
         (

@@ -449,7 +449,10 @@ mod tests {
         let d = detect(&unmarked.tokens, &config).unwrap();
         assert!(d.z.abs() < 4.0, "{d:?}");
         // The log-probabilities stay the model's own: uniform over 1,000.
-        assert!(marked.logprobs.iter().all(|&lp| (lp + 1000f64.ln()).abs() < 1e-9));
+        assert!(marked
+            .logprobs
+            .iter()
+            .all(|&lp| (lp + 1000f64.ln()).abs() < 1e-9));
         // An empty key is refused.
         let mut bad = mark(1.0);
         bad.watermark.as_mut().unwrap().key.clear();

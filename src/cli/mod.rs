@@ -239,10 +239,20 @@ pub enum ModelCommand {
         #[arg(long, value_name = "KEY")]
         watermark_key: Option<String>,
         /// Watermark: the green share of the vocabulary, in (0, 1).
-        #[arg(long, default_value_t = 0.25, requires = "watermark_key", allow_negative_numbers = true)]
+        #[arg(
+            long,
+            default_value_t = 0.25,
+            requires = "watermark_key",
+            allow_negative_numbers = true
+        )]
         gamma: f64,
         /// Watermark: the logit bias added to green tokens (≥ 0).
-        #[arg(long, default_value_t = 2.0, requires = "watermark_key", allow_negative_numbers = true)]
+        #[arg(
+            long,
+            default_value_t = 2.0,
+            requires = "watermark_key",
+            allow_negative_numbers = true
+        )]
         delta: f64,
     },
     /// Test a text for the green-list watermark of a key: tokenised with the model's tokenizer, prints z and the one-sided p-value.

@@ -510,13 +510,23 @@ mod tests {
             let d = detect(&case.tokens, &config).unwrap();
             assert_eq!((d.t, d.green), (case.t, case.green), "{}", case.key_hex);
             assert!(close(d.z, case.z), "z {} vs {}", d.z, case.z);
-            assert!(close(d.p_value, case.p_value), "p {} vs {}", d.p_value, case.p_value);
+            assert!(
+                close(d.p_value, case.p_value),
+                "p {} vs {}",
+                d.p_value,
+                case.p_value
+            );
         }
         assert!(greens > 50, "the fixture has only {greens} green pairs");
         for c in &fixture.counts {
             let d = z_test(c.t, c.green, c.gamma);
             assert!(close(d.z, c.z), "z {} vs {}", d.z, c.z);
-            assert!(close(d.p_value, c.p_value), "p {} vs SciPy {}", d.p_value, c.p_value);
+            assert!(
+                close(d.p_value, c.p_value),
+                "p {} vs SciPy {}",
+                d.p_value,
+                c.p_value
+            );
         }
     }
 }
