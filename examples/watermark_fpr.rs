@@ -11,6 +11,7 @@
 //!
 //! Usage: watermark_fpr [--unmarked N] [--marked M] [--tokens T] [--gamma G]
 //!                      [--delta D] [--key K] [--jsonl FILE]
+//!        watermark_fpr --summarise FILE   (the report of a --jsonl file)
 
 use probity::backend::generate::GenerationConfig;
 use probity::backend::{GgufModel, KnownModel};
@@ -143,6 +144,10 @@ fn rate(label: &str, hits: usize, n: usize) {
 }
 
 fn main() {
+    let argv: Vec<String> = std::env::args().collect();
+    if argv.len() == 3 && argv[1] == "--summarise" {
+        return summarise(&argv[2]);
+    }
     let args = parse_args();
     let known = KnownModel::find("smollm2-135m-instruct").expect("known model");
     let Some(path) = known.cached() else {
@@ -248,6 +253,12 @@ fn main() {
         args.tokens,
         PROMPTS.len()
     );
+    report(&samples, Some((tokens, seconds)));
+}
+
+/// Per group: the z distribution, the rate of z > 4 with its interval, the pooled
+/// green share and (when timed) the generation speed.
+fn report(samples: &[Sample], timing: Option<([usize; 2], [f64; 2])>) {
     for (label, m) in [("unwatermarked", false), ("watermarked", true)] {
         let group: Vec<&Sample> = samples.iter().filter(|s| s.marked == m).collect();
         if group.is_empty() {
@@ -272,8 +283,35 @@ fn main() {
             green as f64 / scored as f64
         );
         let i = usize::from(m);
-        if tokens[i] > 0 {
+        if let Some((tokens, seconds)) = timing.filter(|(t, _)| t[i] > 0) {
             println!("{label}: {:.1} tokens/s", tokens[i] as f64 / seconds[i]);
         }
     }
+}
+
+/// `--summarise FILE`: the report of a `--jsonl` file, e.g. of an interrupted run.
+fn summarise(file: &str) {
+    let text = std::fs::read_to_string(file).unwrap_or_else(|e| panic!("{file}: {e}"));
+    let samples: Vec<Sample> = text
+        .lines()
+        .enumerate()
+        .map(|(i, line)| {
+            let v: serde_json::Value =
+                serde_json::from_str(line).unwrap_or_else(|e| panic!("{file}:{}: {e}", i + 1));
+            let n = |k: &str| {
+                v[k].as_f64()
+                    .unwrap_or_else(|| panic!("{file}:{}: no number `{k}`", i + 1))
+            };
+            Sample {
+                marked: v["watermarked"].as_bool().expect("watermarked"),
+                generated: n("generated") as usize,
+                scored: n("scored") as u64,
+                green: n("green") as u64,
+                z: n("z"),
+                p: n("p_value"),
+            }
+        })
+        .collect();
+    println!("{file}: {} samples", samples.len());
+    report(&samples, None);
 }
