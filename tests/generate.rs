@@ -63,6 +63,7 @@ fn seeded_sampling_is_reproducible_and_seeds_differ() {
         top_p: 0.95,
         seed,
         stop: Vec::new(),
+        watermark: None,
     };
     let a = model.generate("abc", &sample(1)).unwrap();
     let b = model.generate("abc", &sample(1)).unwrap();

@@ -3,12 +3,19 @@
 //! chooses tokens (greedy, or seeded sampling with temperature and top-p), stops
 //! at an end token, a stop string or the token budget, and decodes the text.
 //!
+//! With a watermark ([`GenerationConfig::watermark`]), the logits are biased
+//! towards the green list of the previous token (the prompt's last token for the
+//! first choice) before temperature and top-p; the recorded log-probabilities
+//! stay those of the model's own distribution. See
+//! [`crate::provenance::watermark`].
+//!
 //! Sampling uses the project's own generator ([`crate::stats::rng::Rng`]), so a
 //! seed gives the same text on every machine and thread count. Probabilities are
 //! computed in f64 from the f32 logits; candidates are ordered by probability,
 //! then by token id, so ties never depend on sort stability.
 
 use super::BackendError;
+use crate::provenance::watermark::{Watermark, WatermarkConfig};
 use crate::stats::rng::Rng;
 use serde::{Deserialize, Serialize};
 
@@ -40,6 +47,11 @@ pub struct GenerationConfig {
     /// Generation stops when the text contains one of these; the text is cut
     /// before it.
     pub stop: Vec<String>,
+    /// A green-list watermark: its δ is added to the logits of the green tokens
+    /// after the previous token before each choice. Never serialised when absent;
+    /// when present only γ and δ are (the key never is).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub watermark: Option<WatermarkConfig>,
 }
 
 impl Default for GenerationConfig {
@@ -50,6 +62,7 @@ impl Default for GenerationConfig {
             top_p: 1.0,
             seed: 0,
             stop: Vec::new(),
+            watermark: None,
         }
     }
 }
@@ -67,6 +80,9 @@ impl GenerationConfig {
         }
         if self.stop.iter().any(String::is_empty) {
             return Err("a stop string must not be empty".into());
+        }
+        if let Some(w) = &self.watermark {
+            w.validate().map_err(|m| format!("watermark: {m}"))?;
         }
         Ok(())
     }
@@ -101,7 +117,7 @@ pub struct Generation {
     /// Every token chosen (an end token included), also those after a stop string's start.
     pub tokens: Vec<u32>,
     /// log p of each chosen token under the model's distribution (before
-    /// temperature and top-p).
+    /// temperature, top-p and any watermark bias).
     pub logprobs: Vec<f64>,
     pub finish: Finish,
 }
@@ -183,11 +199,21 @@ pub fn generate(
     let mut rng = Rng::new(config.seed);
     let mut tokens = Vec::new();
     let mut logprobs = Vec::new();
+    let watermark = config.watermark.as_ref().map(Watermark::new);
+    let mut prev = prompt[prompt.len() - 1];
     let mut logits = decoder.prefill(prompt)?;
     let mut finish = Finish::Length;
     let mut text = String::new();
     while tokens.len() < budget {
-        let id = choose(&logits, config, &mut rng);
+        let id = match &watermark {
+            None => choose(&logits, config, &mut rng),
+            Some(w) => {
+                let mut biased = logits.clone();
+                w.bias(&mut biased, prev);
+                choose(&biased, config, &mut rng)
+            }
+        };
+        prev = id;
         logprobs.push(log_probs(&logits, 1.0)[id as usize]);
         tokens.push(id);
         if ends.contains(&id) {
@@ -368,5 +394,74 @@ mod tests {
         assert_eq!((g.tokens.len(), g.finish), (1, Finish::Length));
         assert!(generate(&mut Counter { last: 0 }, &[0; 8], &greedy).is_err());
         assert!(generate(&mut Counter { last: 0 }, &[], &greedy).is_err());
+    }
+
+    /// A decoder with flat logits over 1,000 tokens and no end token.
+    struct Flat;
+
+    impl Decoder for Flat {
+        fn prefill(&mut self, _: &[u32]) -> Result<Vec<f32>, BackendError> {
+            Ok(vec![0.0; 1000])
+        }
+        fn step(&mut self, _: u32) -> Result<Vec<f32>, BackendError> {
+            Ok(vec![0.0; 1000])
+        }
+        fn decode(&self, ids: &[u32]) -> String {
+            format!("{ids:?}")
+        }
+        fn end_tokens(&self) -> Vec<u32> {
+            Vec::new()
+        }
+        fn context_length(&self) -> usize {
+            1000
+        }
+    }
+
+    #[test]
+    fn a_watermark_biases_the_choice_towards_the_green_list() {
+        use crate::provenance::watermark::{detect, WatermarkConfig};
+        let plain = GenerationConfig {
+            max_tokens: 300,
+            temperature: 1.0,
+            seed: 5,
+            ..GenerationConfig::default()
+        };
+        let mark = |delta: f64| GenerationConfig {
+            watermark: Some(WatermarkConfig {
+                gamma: 0.25,
+                delta,
+                key: b"test key".to_vec(),
+            }),
+            ..plain.clone()
+        };
+        let unmarked = generate(&mut Flat, &[7], &plain).unwrap();
+        // δ = 0 changes no logit: the same draws give the same tokens.
+        assert_eq!(generate(&mut Flat, &[7], &mark(0.0)).unwrap(), unmarked);
+        // δ = 4 over flat logits: a green token has probability
+        // 0.25e⁴ / (0.25e⁴ + 0.75) ≈ 0.95 at each step.
+        let marked = generate(&mut Flat, &[7], &mark(4.0)).unwrap();
+        assert_eq!(generate(&mut Flat, &[7], &mark(4.0)).unwrap(), marked);
+        let config = mark(4.0).watermark.unwrap();
+        let mut with_prompt = vec![7];
+        with_prompt.extend(&marked.tokens);
+        let d = detect(&with_prompt, &config).unwrap();
+        assert!(d.z > 10.0 && d.green as f64 > 0.85 * d.t as f64, "{d:?}");
+        let d = detect(&unmarked.tokens, &config).unwrap();
+        assert!(d.z.abs() < 4.0, "{d:?}");
+        // The log-probabilities stay the model's own: uniform over 1,000.
+        assert!(marked
+            .logprobs
+            .iter()
+            .all(|&lp| (lp + 1000f64.ln()).abs() < 1e-9));
+        // An empty key is refused.
+        let mut bad = mark(1.0);
+        bad.watermark.as_mut().unwrap().key.clear();
+        assert!(generate(&mut Flat, &[7], &bad).is_err());
+    }
+
+    #[test]
+    fn a_config_without_a_watermark_serialises_as_before() {
+        let json = serde_json::to_value(GenerationConfig::default()).unwrap();
+        assert!(json.get("watermark").is_none(), "{json}");
     }
 }

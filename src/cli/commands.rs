@@ -46,7 +46,7 @@ where
 
 /// The in-process model a `model score` or `model generate` names, at the
 /// precision asked for, with a replacement chat template when one is given.
-fn open_cli_model(
+pub(super) fn open_cli_model(
     model: &str,
     precision: &str,
     chat_template: Option<&Path>,
@@ -507,8 +507,14 @@ fn model_command(cmd: ModelCommand) -> Result<Status, CliError> {
             json,
             precision,
             threads,
+            watermark_key,
+            gamma,
+            delta,
         } => {
             set_threads(threads)?;
+            let watermark = watermark_key
+                .map(|k| super::watermark::config(&k, gamma, delta))
+                .transpose()?;
             let model = open_cli_model(&model, &precision, chat_template.as_deref())?;
             let text = if chat || chat_template.is_some() {
                 model.chat_prompt(&prompt)?
@@ -521,6 +527,7 @@ fn model_command(cmd: ModelCommand) -> Result<Status, CliError> {
                 top_p,
                 seed,
                 stop,
+                watermark,
             };
             let g = model.generate(&text, &config)?;
             if json {
@@ -531,6 +538,23 @@ fn model_command(cmd: ModelCommand) -> Result<Status, CliError> {
             }
             Ok(Status::Ok)
         }
+        ModelCommand::DetectWatermark {
+            model,
+            text,
+            file,
+            watermark_key,
+            gamma,
+            z_threshold,
+            json,
+        } => super::watermark::detect_command(super::watermark::DetectArgs {
+            model,
+            text,
+            file,
+            key: watermark_key,
+            gamma,
+            z_threshold,
+            json,
+        }),
         ModelCommand::Score {
             model,
             prompt,

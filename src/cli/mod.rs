@@ -6,6 +6,7 @@ mod commands;
 mod fairness;
 mod progress;
 mod trace;
+mod watermark;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -240,7 +241,7 @@ pub enum ModelCommand {
     },
     /// Generate text after a prompt: greedy, or seeded sampling with temperature and top-p.
     #[command(
-        after_help = "Examples:\n  probity model generate smollm2-135m-instruct --chat --prompt 'What is the capital of France?'\n  probity model generate model.gguf --prompt 'Once upon a time' --temperature 0.8 --top-p 0.95 --seed 7 --max-tokens 100 --json"
+        after_help = "Examples:\n  probity model generate smollm2-135m-instruct --chat --prompt 'What is the capital of France?'\n  probity model generate model.gguf --prompt 'Once upon a time' --temperature 0.8 --top-p 0.95 --seed 7 --max-tokens 100 --json\n  probity model generate smollm2-135m-instruct --chat --prompt 'Tell me a story.' --temperature 1 --seed 3 --max-tokens 200 --watermark-key 'my secret'"
     )]
     Generate {
         /// A known model's name or a GGUF file.
@@ -278,6 +279,51 @@ pub enum ModelCommand {
         /// Worker threads (default: all cores).
         #[arg(long)]
         threads: Option<usize>,
+        /// Watermark the text (green list, docs/provenance-watermark.md) with this secret: text, or hex:DIGITS. Never written to any output.
+        #[arg(long, value_name = "KEY")]
+        watermark_key: Option<String>,
+        /// Watermark: the green share of the vocabulary, in (0, 1).
+        #[arg(
+            long,
+            default_value_t = 0.25,
+            requires = "watermark_key",
+            allow_negative_numbers = true
+        )]
+        gamma: f64,
+        /// Watermark: the logit bias added to green tokens (≥ 0).
+        #[arg(
+            long,
+            default_value_t = 2.0,
+            requires = "watermark_key",
+            allow_negative_numbers = true
+        )]
+        delta: f64,
+    },
+    /// Test a text for the green-list watermark of a key: tokenised with the model's tokenizer, prints z and the one-sided p-value.
+    #[command(
+        after_help = "Examples:\n  probity model detect-watermark smollm2-135m-instruct --watermark-key 'my secret' --file answer.txt\n  probity model detect-watermark model.gguf --watermark-key hex:9f0c2a --gamma 0.25 'some text' --json"
+    )]
+    DetectWatermark {
+        /// A known model's name or a GGUF file (its tokenizer is used).
+        model: String,
+        /// The text to test.
+        #[arg(required_unless_present = "file", conflicts_with = "file")]
+        text: Option<String>,
+        /// Read the text from this file (`-` for standard input).
+        #[arg(long)]
+        file: Option<PathBuf>,
+        /// The watermark's secret: text, or hex:DIGITS.
+        #[arg(long, value_name = "KEY", required = true)]
+        watermark_key: String,
+        /// The green share the text was generated with, in (0, 1).
+        #[arg(long, default_value_t = 0.25, allow_negative_numbers = true)]
+        gamma: f64,
+        /// The watermark is reported detected when z exceeds this.
+        #[arg(long, default_value_t = 4.0, allow_negative_numbers = true)]
+        z_threshold: f64,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Sentence embeddings from a BERT encoder: mean-pooled over each text's tokens, L2-normalised.
     #[command(

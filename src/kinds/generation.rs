@@ -144,6 +144,7 @@ impl GenerationSet {
             top_p: raw.top_p,
             seed: 0,
             stop: Vec::new(),
+            watermark: None,
         };
         config.validate().map_err(|m| invalid(file, m))?;
         if !raw.template.is_empty() && raw.axes.is_empty() {

@@ -12,6 +12,7 @@ pub mod fingerprint;
 pub mod merkle;
 pub mod signing;
 pub mod texthash;
+pub mod watermark;
 
 pub use canonical::canonical_json;
 pub use error::ProvenanceError;
