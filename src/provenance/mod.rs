@@ -10,6 +10,7 @@ mod canonical;
 mod error;
 pub mod merkle;
 pub mod signing;
+pub mod texthash;
 
 pub use canonical::canonical_json;
 pub use error::ProvenanceError;
