@@ -6,6 +6,7 @@
 use super::format::{self, IndexData, Params, WorkRecord};
 use super::text;
 use super::{CorpusError, LSH_BANDS, LSH_ROWS, SHINGLE_WORDS};
+use crate::provenance::texthash::MinHash;
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 use std::io::BufRead;
@@ -69,7 +70,7 @@ struct Processed {
     record: WorkRecord,
     tokens: Vec<u64>,
     ngrams: Vec<u64>,
-    signature: Vec<u64>,
+    signature: Vec<u32>,
 }
 
 /// The corpus files under `dir` (recursively, hidden entries skipped), in byte
@@ -221,13 +222,17 @@ fn parse(source: &Source, raw: &RawWork) -> Result<(String, String), CorpusError
     }
 }
 
-fn process(sources: &[Source], raw: &RawWork, n: usize) -> Result<Processed, CorpusError> {
+fn process(
+    sources: &[Source],
+    raw: &RawWork,
+    n: usize,
+    minhash: &MinHash,
+) -> Result<Processed, CorpusError> {
     let source = &sources[raw.source];
     let (title, text) = parse(source, raw)?;
-    let words = text::words(&text);
-    let tokens: Vec<u64> = words.iter().map(|w| text::word_hash(w)).collect();
+    let tokens = text::token_hashes(&text);
     let ngrams = text::ngram_hashes(&tokens, n);
-    let signature = text::signature(&words);
+    let signature = text::signature(minhash, &text);
     Ok(Processed {
         record: WorkRecord {
             title,
@@ -263,6 +268,7 @@ pub fn build_index(
         });
     }
     let sources = walk(dir)?;
+    let minhash = MinHash::new(text::NUM_PERM);
     let mut reader = Reader {
         sources: &sources,
         next_source: 0,
@@ -272,7 +278,7 @@ pub fn build_index(
     let mut records: Vec<WorkRecord> = Vec::new();
     let mut tokens: Vec<u64> = Vec::new();
     let mut keys: Vec<u128> = Vec::new();
-    let mut signatures: Vec<u64> = Vec::new();
+    let mut signatures: Vec<u32> = Vec::new();
     let mut bytes = 0u64;
 
     let mut batch = reader.next_batch()?;
@@ -282,7 +288,7 @@ pub fn build_index(
             || {
                 batch
                     .par_iter()
-                    .map(|raw| process(&sources, raw, n))
+                    .map(|raw| process(&sources, raw, n, &minhash))
                     .collect::<Vec<_>>()
             },
             || reader.next_batch(),

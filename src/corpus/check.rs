@@ -3,6 +3,7 @@
 
 use super::format::{CorpusIndex, WorkInfo};
 use super::text;
+use crate::provenance::texthash;
 use std::collections::{BTreeSet, HashMap};
 
 /// At most this many corpus positions of one n-gram are extended into spans (the
@@ -127,13 +128,13 @@ impl CorpusIndex {
             },
             longest_span_tokens: longest_span.as_ref().map_or(0, |s| s.tokens),
             longest_span,
-            near_duplicates: self.near_duplicates(&text::signature(&words)),
+            near_duplicates: self.near_duplicates(&text::signature(self.minhash(), output)),
         }
     }
 
     /// The works an LSH band lookup of `signature` returns, with their estimated
     /// Jaccard similarity, most similar first (ties by work id).
-    pub fn near_duplicates(&self, signature: &[u64]) -> Vec<NearDuplicate> {
+    pub fn near_duplicates(&self, signature: &[u32]) -> Vec<NearDuplicate> {
         if text::is_empty_signature(signature) {
             return Vec::new();
         }
@@ -150,10 +151,9 @@ impl CorpusIndex {
                 if text::is_empty_signature(&sig) {
                     return None;
                 }
-                let same = sig.iter().zip(signature).filter(|(a, b)| a == b).count();
                 Some(NearDuplicate {
                     work: self.work(id),
-                    estimated_jaccard: same as f64 / sig.len() as f64,
+                    estimated_jaccard: texthash::jaccard_estimate(&sig, signature),
                 })
             })
             .collect();

@@ -26,12 +26,13 @@
 //!   2 tokens    T × u64 word hashes, the works one after another
 //!   3 ngram     G × u64 n-gram hashes, ascending (ties by position)
 //!   4 position  G × u32: the token (index into section 2) each n-gram starts at
-//!   5 minhash   W × 128 × u64 signatures
+//!   5 minhash   W × 128 × u32 signatures
 //!   6 lsh keys  bands × W × u64: band b's keys, ascending (ties by work)
 //!   7 lsh works bands × W × u32: the work of each key
 //! ```
 
 use super::CorpusError;
+use crate::provenance::texthash::MinHash;
 use memmap2::Mmap;
 use sha2::{Digest, Sha256};
 use std::io::{Seek, SeekFrom, Write};
@@ -99,7 +100,7 @@ pub(crate) struct IndexData<'a> {
     pub tokens: &'a [u64],
     /// (hash << 32) | position, ascending.
     pub ngrams: &'a [u128],
-    pub signatures: &'a [u64],
+    pub signatures: &'a [u32],
     /// Per band, (key, work) ascending.
     pub lsh: &'a [Vec<(u64, u32)>],
 }
@@ -213,7 +214,7 @@ pub(crate) fn write_index(path: &Path, data: &IndexData) -> Result<(), CorpusErr
                 S_POS,
                 body.put_all(data.ngrams, |k| (k as u32).to_le_bytes())
             );
-            section!(S_MINHASH, body.put_all(data.signatures, u64::to_le_bytes));
+            section!(S_MINHASH, body.put_all(data.signatures, u32::to_le_bytes));
             section!(
                 S_LSH_KEYS,
                 data.lsh
@@ -270,6 +271,7 @@ pub struct CorpusIndex {
     params: Params,
     sections: [(usize, usize); SECTIONS],
     body_sha256: String,
+    minhash: MinHash,
 }
 
 fn u32_at(b: &[u8], at: usize) -> u32 {
@@ -341,7 +343,7 @@ impl CorpusIndex {
             params.tokens.checked_mul(8),
             params.ngrams.checked_mul(8),
             params.ngrams.checked_mul(4),
-            w.checked_mul(params.num_perm * 8),
+            w.checked_mul(params.num_perm * 4),
             bw.and_then(|x| x.checked_mul(8)),
             bw.and_then(|x| x.checked_mul(4)),
         ];
@@ -382,6 +384,7 @@ impl CorpusIndex {
             params,
             sections,
             body_sha256,
+            minhash: MinHash::new(params.num_perm),
         };
         index.check_works().map_err(bad)?;
         Ok(index)
@@ -446,6 +449,10 @@ impl CorpusIndex {
     /// sha256 of the body, from the header (checked on open unless told not to).
     pub fn body_sha256(&self) -> &str {
         &self.body_sha256
+    }
+
+    pub(crate) fn minhash(&self) -> &MinHash {
+        &self.minhash
     }
 
     pub fn num_works(&self) -> usize {
@@ -516,11 +523,11 @@ impl CorpusIndex {
         lower..upper
     }
 
-    pub(crate) fn signature(&self, id: usize) -> Vec<u64> {
+    pub(crate) fn signature(&self, id: usize) -> Vec<u32> {
         let k = self.params.num_perm;
-        let s = &self.section(S_MINHASH)[id * k * 8..(id + 1) * k * 8];
-        s.chunks_exact(8)
-            .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")))
+        let s = &self.section(S_MINHASH)[id * k * 4..(id + 1) * k * 4];
+        s.chunks_exact(4)
+            .map(|c| u32::from_le_bytes(c.try_into().expect("4 bytes")))
             .collect()
     }
 

@@ -32,7 +32,7 @@ use std::path::{Path, PathBuf};
 /// Default n of the verbatim n-gram index, in words.
 pub const DEFAULT_NGRAM: usize = 13;
 /// Words per shingle for MinHash.
-pub const SHINGLE_WORDS: usize = 5;
+pub const SHINGLE_WORDS: usize = crate::provenance::texthash::SHINGLE_WORDS;
 /// LSH bands × rows over the 128 MinHash values: a pair of works with Jaccard
 /// similarity s becomes a candidate with probability 1 − (1 − s^ROWS)^BANDS, which
 /// is ½ near s = (1/BANDS)^(1/ROWS) ≈ 0.42.

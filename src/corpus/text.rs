@@ -3,74 +3,42 @@
 
 use super::SHINGLE_WORDS;
 
+use crate::provenance::texthash::{self, MinHash};
+use xxhash_rust::xxh3::xxh3_64;
+
 /// MinHash values per signature.
-pub const NUM_PERM: usize = 128;
+pub const NUM_PERM: usize = texthash::MINHASH_K;
 
-// TEMPORARY until texthash lands: lower-cased runs of alphanumeric characters.
+/// The words of `text` the index is made of: texthash's rule for shingles —
+/// Unicode NFC ([`texthash::normalise`]), lower case, then [`texthash::words`].
 pub fn words(text: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    for c in text.chars() {
-        if c.is_alphanumeric() {
-            cur.extend(c.to_lowercase());
-        } else if !cur.is_empty() {
-            out.push(std::mem::take(&mut cur));
-        }
-    }
-    if !cur.is_empty() {
-        out.push(cur);
-    }
-    out
+    let form = texthash::normalise(text).to_lowercase();
+    texthash::words(&form)
+        .into_iter()
+        .map(str::to_string)
+        .collect()
 }
 
-// TEMPORARY: FNV-1a then a finaliser.
+/// The hashes of [`words`] (without allocating each word).
+pub fn token_hashes(text: &str) -> Vec<u64> {
+    let form = texthash::normalise(text).to_lowercase();
+    texthash::words(&form).into_iter().map(word_hash).collect()
+}
+
+/// A word's 64-bit hash: XXH3-64 (seed 0) of its UTF-8 bytes, the hash texthash
+/// gives a one-word shingle.
 pub fn word_hash(word: &str) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in word.bytes() {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    mix64(h)
+    xxh3_64(word.as_bytes())
 }
 
-/// The words of `text` and their hashes.
-pub fn word_hashes(text: &str) -> Vec<u64> {
-    words(text).iter().map(|w| word_hash(w)).collect()
+/// The MinHash signature of `text`'s word 5-gram shingles ([`texthash::shingles`]).
+pub fn signature(minhash: &MinHash, text: &str) -> Vec<u32> {
+    minhash.signature(texthash::shingles(text, SHINGLE_WORDS))
 }
 
-// TEMPORARY MinHash over word 5-gram shingles.
-pub fn signature(words: &[String]) -> Vec<u64> {
-    const P: u64 = (1 << 61) - 1;
-    let mut state = 0x5eed_u64;
-    let mut params = Vec::with_capacity(NUM_PERM);
-    for _ in 0..NUM_PERM {
-        state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let a = mix64(state) % (P - 1) + 1;
-        state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let b = mix64(state) % P;
-        params.push((a, b));
-    }
-    let mut sig = vec![u64::MAX; NUM_PERM];
-    if words.len() < SHINGLE_WORDS {
-        return sig;
-    }
-    for w in words.windows(SHINGLE_WORDS) {
-        let x = mix64(w.join(" ").bytes().fold(0u64, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-        })) % P;
-        for (s, &(a, b)) in sig.iter_mut().zip(&params) {
-            let v = ((u128::from(a) * u128::from(x) + u128::from(b)) % u128::from(P)) as u64;
-            if v < *s {
-                *s = v;
-            }
-        }
-    }
-    sig
-}
-
-/// Whether a signature is that of an empty shingle set (text shorter than a shingle).
-pub fn is_empty_signature(sig: &[u64]) -> bool {
-    sig.iter().all(|&v| v == u64::MAX)
+/// Whether a signature is that of an empty shingle set (a text of no words).
+pub fn is_empty_signature(sig: &[u32]) -> bool {
+    sig.iter().all(|&v| v == u32::MAX)
 }
 
 /// splitmix64's finaliser: a bijection on u64 that spreads every input bit.
@@ -107,10 +75,10 @@ pub fn ngram_hashes(tokens: &[u64], n: usize) -> Vec<u64> {
 }
 
 /// The LSH key of one band of a signature.
-pub fn band_key(band: usize, rows: &[u64]) -> u64 {
+pub fn band_key(band: usize, rows: &[u32]) -> u64 {
     let mut h = mix64(band as u64 ^ 0xb5ad_4ece_da1c_e2a9);
     for &v in rows {
-        h = mix64(h ^ v);
+        h = mix64(h ^ u64::from(v));
     }
     h
 }
@@ -137,8 +105,9 @@ mod tests {
 
     #[test]
     fn same_words_same_ngram_hash_anywhere() {
-        let a = word_hashes("one two three four five six");
-        let b = word_hashes("zero one two three four five six seven");
+        let hash = |t: &str| -> Vec<u64> { words(t).iter().map(|w| word_hash(w)).collect() };
+        let a = hash("One two three four five six");
+        let b = hash("zero one two  three four five six seven");
         let ha = ngram_hashes(&a, 4);
         let hb = ngram_hashes(&b, 4);
         assert_eq!(ha[0], hb[1]);
