@@ -86,10 +86,10 @@ fn sha256_hex(text: &str) -> String {
 fn longest_common_run(a: &[String], b: &[String]) -> (usize, usize, usize) {
     let mut best = (0, 0, 0);
     let mut prev = vec![0usize; b.len() + 1];
-    for i in 0..a.len() {
+    for (i, wa) in a.iter().enumerate() {
         let mut cur = vec![0usize; b.len() + 1];
-        for j in 0..b.len() {
-            if a[i] == b[j] {
+        for (j, wb) in b.iter().enumerate() {
+            if wa == wb {
                 cur[j + 1] = prev[j] + 1;
                 if cur[j + 1] > best.0 {
                     best = (cur[j + 1], i + 1 - cur[j + 1], j + 1 - cur[j + 1]);

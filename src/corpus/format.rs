@@ -350,7 +350,7 @@ impl CorpusIndex {
         for (i, section) in sections.iter_mut().enumerate() {
             let offset = u64_at(b, 64 + 16 * i) as usize;
             let len = u64_at(b, 72 + 16 * i) as usize;
-            if offset % 8 != 0 || offset < end || offset.checked_add(len).is_none() {
+            if !offset.is_multiple_of(8) || offset < end || offset.checked_add(len).is_none() {
                 return Err(bad(format!("section {i} has a bad offset")));
             }
             if let Some(exp) = expected[i] {
