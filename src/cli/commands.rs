@@ -139,6 +139,8 @@ fn dispatch(command: Command) -> Result<Status, CliError> {
         Command::Verify { dir, key } => verify_command(&dir, key.as_deref()),
         Command::Fairness(args) => super::fairness::fairness_command(args),
         Command::Corpus(cmd) => super::corpus::corpus_command(cmd),
+        Command::Fingerprint(cmd) => super::trace::fingerprint_command(cmd),
+        Command::Trace(args) => super::trace::trace_command(args),
     }
 }
 

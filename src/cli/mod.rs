@@ -6,6 +6,7 @@ mod commands;
 mod corpus;
 mod fairness;
 mod progress;
+mod trace;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -95,6 +96,49 @@ pub enum Command {
         #[arg(long, value_name = "PUB")]
         key: Option<PathBuf>,
     },
+    /// Fingerprint the generated texts of audit out dirs for `probity trace`.
+    #[command(subcommand)]
+    Fingerprint(FingerprintCommand),
+    /// Find the audit, model, probe and response line a text came from: exact (normalised sha256) or near (MinHash).
+    #[command(
+        after_help = "Exit status: 0 found (exact or near), 1 not found, 2 bad input (no text, unreadable or corrupt index).\n\nExamples:\n  probity trace 'The nurse said that she would be late.' --index fp.idx\n  probity trace --file suspect.txt --index fp.idx --min-jaccard 0.3 --json"
+    )]
+    Trace(TraceArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FingerprintCommand {
+    /// Index every `output` text of the out dirs' responses*.jsonl (format: docs/provenance.md).
+    #[command(after_help = "Example:\n  probity fingerprint index out/rc1 out/rc2 -o fp.idx")]
+    Index {
+        /// Audit out dirs (each with manifest.json).
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        /// The index file to write.
+        #[arg(short = 'o', long = "output")]
+        output: PathBuf,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct TraceArgs {
+    /// The text to trace.
+    #[arg(required_unless_present = "file", conflicts_with = "file")]
+    pub text: Option<String>,
+    /// Read the text to trace from this file (UTF-8).
+    #[arg(long)]
+    pub file: Option<PathBuf>,
+    /// The index written by `probity fingerprint index`.
+    #[arg(long)]
+    pub index: PathBuf,
+    /// Smallest estimated Jaccard similarity of 5-word shingles for a near match.
+    #[arg(long, default_value_t = 0.5)]
+    pub min_jaccard: f64,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+    // Watermark detection (`--watermark-key`, src/provenance/watermark.rs) is
+    // built separately and will be wired here; it is not part of this command yet.
 }
 
 #[derive(Debug, Subcommand)]

@@ -8,6 +8,7 @@
 
 mod canonical;
 mod error;
+pub mod fingerprint;
 pub mod merkle;
 pub mod signing;
 pub mod texthash;
