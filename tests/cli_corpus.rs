@@ -523,3 +523,44 @@ fn memorisation_pairs_are_cut_from_the_work() {
     let err = corpus::memorisation(&index, "a text of no work", &options).unwrap_err();
     assert!(err.to_string().contains("no work of"), "{err}");
 }
+
+#[test]
+fn bad_arguments_and_non_utf8_works_are_bad_input() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("works");
+    write(&dir.join("a.txt"), LANTERN);
+    let out = tmp.path().join("x.idx");
+    probity()
+        .args(["corpus", "index", "--ngram", "0"])
+        .arg(&dir)
+        .arg("-o")
+        .arg(&out)
+        .assert()
+        .code(2)
+        .stderr(contains("--ngram 0"));
+    probity()
+        .args(["corpus", "index"])
+        .arg(tmp.path().join("nowhere"))
+        .arg("-o")
+        .arg(&out)
+        .assert()
+        .code(2)
+        .stderr(contains("nowhere"));
+    std::fs::write(dir.join("b.txt"), b"caf\xe9 au lait").unwrap();
+    probity()
+        .args(["corpus", "index"])
+        .arg(&dir)
+        .arg("-o")
+        .arg(&out)
+        .assert()
+        .code(2)
+        .stderr(contains("b.txt: not UTF-8 text (byte 3)"));
+    std::fs::remove_file(dir.join("b.txt")).unwrap();
+    let index = build(tmp.path(), &[]);
+    probity()
+        .args(["corpus", "check", "--index"])
+        .arg(&index)
+        .assert()
+        .code(2)
+        .stderr(contains("nothing to check"));
+}
