@@ -137,13 +137,7 @@ fn paired_and_choice_sets_run_and_are_deterministic() {
         findings
             .iter()
             .filter(|f| f["probe_set"] == set)
-            .map(|f| {
-                format!(
-                    "{}/{}",
-                    f["metric"].as_str().unwrap(),
-                    f["axis"].as_str().unwrap()
-                )
-            })
+            .map(|f| format!("{}/{}", f["metric"].as_str().unwrap(), f["axis"].as_str().unwrap()))
             .collect()
     };
     // One pooled finding per axis, the written pair's free-text axis included.
@@ -157,12 +151,7 @@ fn paired_and_choice_sets_run_and_are_deterministic() {
     );
     assert_eq!(
         metrics("choice"),
-        [
-            "s_amb/gender",
-            "s_dis/gender",
-            "s_amb/gender",
-            "s_dis/gender"
-        ]
+        ["s_amb/gender", "s_dis/gender", "s_amb/gender", "s_dis/gender"]
     );
     for f in findings {
         assert!(f["p_adjusted"].as_f64().unwrap() >= f["p_value"].as_f64().unwrap());
@@ -229,10 +218,7 @@ fn a_paired_template_naming_no_group_is_refused_with_its_line() {
 fn a_paired_template_without_its_slot_is_refused() {
     bad(
         "pairs.toml",
-        &PAIRED.replace(
-            "The driver who crashed was {person}.",
-            "The driver crashed.",
-        ),
+        &PAIRED.replace("The driver who crashed was {person}.", "The driver crashed."),
         &["line 17", "no `{person}` slot"],
     );
 }
