@@ -11,6 +11,7 @@
 pub mod audit;
 pub mod backend;
 pub mod cli;
+pub mod corpus;
 pub mod fairness;
 pub mod kinds;
 pub mod metric;

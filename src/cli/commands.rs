@@ -138,6 +138,7 @@ fn dispatch(command: Command) -> Result<Status, CliError> {
         }
         Command::Verify { dir, key } => verify_command(&dir, key.as_deref()),
         Command::Fairness(args) => super::fairness::fairness_command(args),
+        Command::Corpus(cmd) => super::corpus::corpus_command(cmd),
         Command::Fingerprint(cmd) => super::trace::fingerprint_command(cmd),
         Command::Trace(args) => super::trace::trace_command(args),
     }
@@ -145,7 +146,7 @@ fn dispatch(command: Command) -> Result<Status, CliError> {
 
 /// Sets the worker threads for rayon and candle's matrix products (both read
 /// RAYON_NUM_THREADS). Must run before any parallel work starts.
-fn set_threads(threads: Option<usize>) -> Result<(), CliError> {
+pub(super) fn set_threads(threads: Option<usize>) -> Result<(), CliError> {
     if let Some(n) = threads {
         if n == 0 {
             return Err(bad_input(anyhow::anyhow!("--threads must be at least 1")));

@@ -3,6 +3,7 @@
 //! `main` can turn them into exit statuses (2 bad input, 3 runtime failure).
 
 mod commands;
+mod corpus;
 mod fairness;
 mod progress;
 mod trace;
@@ -70,6 +71,9 @@ pub enum Command {
         after_help = "Examples:\n  probity fairness --data decisions.csv --group sex --group race --prediction hired --label qualified\n  probity fairness --data scores.csv --group sex --group race --score score --json\n  probity fairness --data decisions.csv --group sex --prediction hired --reference M --out out/hiring"
     )]
     Fairness(FairnessArgs),
+    /// Protected-corpus overlap: index a folder of works, check outputs for verbatim spans and near duplicates.
+    #[command(subcommand)]
+    Corpus(corpus::CorpusCommand),
     /// Render a report of DIR from DIR/results.json and DIR/manifest.json alone.
     #[command(
         after_help = "Formats and default files:\n  html        DIR/report.html    self-contained transparency report\n  md          DIR/report.md      summary for a pull-request comment or CI job summary\n  junit       DIR/junit.xml      a test case per finding and threshold gate\n  model-card  DIR/model-card.md  Hugging Face model card with model-index results\n  cyclonedx   DIR/bom.cdx.json   CycloneDX 1.6 ML-BOM\n\nExamples:\n  probity report out/quickstart\n  probity report out/quickstart --format md -o - >> \"$GITHUB_STEP_SUMMARY\"\n  probity report out/quickstart --format junit --format cyclonedx"

@@ -1,0 +1,380 @@
+//! Building an index: the works are read one batch at a time (about 32 MB of
+//! text), each batch's works are tokenised and hashed on every core while the next
+//! batch is read, and the results are appended in corpus order, so the file is the
+//! same byte for byte whatever the number of threads.
+
+use super::format::{self, IndexData, Params, WorkRecord};
+use super::text;
+use super::{CorpusError, LSH_BANDS, LSH_ROWS, SHINGLE_WORDS};
+use crate::provenance::texthash::MinHash;
+use rayon::prelude::*;
+use sha2::{Digest, Sha256};
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone)]
+pub struct BuildOptions {
+    /// n of the verbatim n-gram index, in words.
+    pub ngram: usize,
+}
+
+impl Default for BuildOptions {
+    fn default() -> Self {
+        BuildOptions {
+            ngram: super::DEFAULT_NGRAM,
+        }
+    }
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct BuildSummary {
+    pub files: usize,
+    pub works: usize,
+    /// Bytes of text read.
+    pub bytes: u64,
+    pub tokens: usize,
+    pub ngrams: usize,
+    pub ngram: usize,
+    pub bands: usize,
+    pub rows: usize,
+    /// Size of the index file.
+    pub index_bytes: u64,
+}
+
+/// Batches are cut after this many bytes of text.
+const BATCH_BYTES: usize = 32 << 20;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Text,
+    Jsonl,
+}
+
+/// A corpus file, found by walking the folder.
+struct Source {
+    rel: String,
+    path: PathBuf,
+    kind: Kind,
+}
+
+/// One work as read, before parsing.
+struct RawWork {
+    source: usize,
+    /// 1-based line of a `.jsonl` file; 0 for a whole file.
+    line: usize,
+    bytes: Vec<u8>,
+}
+
+/// One work, tokenised and hashed.
+struct Processed {
+    record: WorkRecord,
+    tokens: Vec<u64>,
+    ngrams: Vec<u64>,
+    signature: Vec<u32>,
+}
+
+/// The corpus files under `dir` (recursively, hidden entries skipped), in byte
+/// order of their path relative to `dir`.
+fn walk(dir: &Path) -> Result<Vec<Source>, CorpusError> {
+    let mut out = Vec::new();
+    let mut stack = vec![(dir.to_path_buf(), String::new())];
+    while let Some((folder, rel)) = stack.pop() {
+        let entries = std::fs::read_dir(&folder).map_err(|e| CorpusError::io(&folder, e))?;
+        for entry in entries {
+            let entry = entry.map_err(|e| CorpusError::io(&folder, e))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') {
+                continue;
+            }
+            let path = entry.path();
+            let rel = if rel.is_empty() {
+                name.clone()
+            } else {
+                format!("{rel}/{name}")
+            };
+            let meta = std::fs::metadata(&path).map_err(|e| CorpusError::io(&path, e))?;
+            if meta.is_dir() {
+                stack.push((path, rel));
+                continue;
+            }
+            let ext = name
+                .rsplit_once('.')
+                .map(|(_, e)| e.to_ascii_lowercase())
+                .unwrap_or_default();
+            let kind = match ext.as_str() {
+                "txt" | "md" => Kind::Text,
+                "jsonl" => Kind::Jsonl,
+                _ => continue,
+            };
+            out.push(Source { rel, path, kind });
+        }
+    }
+    out.sort_by(|a, b| a.rel.as_bytes().cmp(b.rel.as_bytes()));
+    Ok(out)
+}
+
+/// Reads works in order, a batch at a time.
+struct Reader<'a> {
+    sources: &'a [Source],
+    next_source: usize,
+    /// The open `.jsonl` file and its last line number.
+    open: Option<(std::io::BufReader<std::fs::File>, usize)>,
+}
+
+impl Reader<'_> {
+    fn next_batch(&mut self) -> Result<Vec<RawWork>, CorpusError> {
+        let mut batch = Vec::new();
+        let mut size = 0usize;
+        while size < BATCH_BYTES {
+            if let Some((reader, line)) = &mut self.open {
+                let src = self.next_source - 1;
+                let path = &self.sources[src].path;
+                let mut buf = Vec::new();
+                let n = reader
+                    .read_until(b'\n', &mut buf)
+                    .map_err(|e| CorpusError::io(path, e))?;
+                if n == 0 {
+                    self.open = None;
+                    continue;
+                }
+                *line += 1;
+                if buf.iter().all(u8::is_ascii_whitespace) {
+                    continue;
+                }
+                size += buf.len();
+                batch.push(RawWork {
+                    source: src,
+                    line: *line,
+                    bytes: buf,
+                });
+                continue;
+            }
+            let Some(source) = self.sources.get(self.next_source) else {
+                break;
+            };
+            self.next_source += 1;
+            let path = &source.path;
+            match source.kind {
+                Kind::Text => {
+                    let bytes = std::fs::read(path).map_err(|e| CorpusError::io(path, e))?;
+                    size += bytes.len();
+                    batch.push(RawWork {
+                        source: self.next_source - 1,
+                        line: 0,
+                        bytes,
+                    });
+                }
+                Kind::Jsonl => {
+                    let file = std::fs::File::open(path).map_err(|e| CorpusError::io(path, e))?;
+                    self.open = Some((std::io::BufReader::with_capacity(1 << 20, file), 0));
+                }
+            }
+        }
+        Ok(batch)
+    }
+}
+
+fn bad_work(source: &Source, line: usize, message: String) -> CorpusError {
+    CorpusError::BadWork {
+        file: source.path.clone(),
+        line: (line > 0).then_some(line),
+        message,
+    }
+}
+
+/// The title and text of a work.
+fn parse(source: &Source, raw: &RawWork) -> Result<(String, String), CorpusError> {
+    let file_name = source
+        .path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| source.rel.clone());
+    match source.kind {
+        Kind::Text => {
+            let text = std::str::from_utf8(&raw.bytes).map_err(|e| {
+                bad_work(
+                    source,
+                    0,
+                    format!("not UTF-8 text (byte {})", e.valid_up_to()),
+                )
+            })?;
+            Ok((file_name, text.to_string()))
+        }
+        Kind::Jsonl => {
+            let bad = |m: String| bad_work(source, raw.line, m);
+            let value: serde_json::Value = serde_json::from_slice(&raw.bytes)
+                .map_err(|e| bad(format!("not a JSON object: {e}")))?;
+            let serde_json::Value::Object(mut object) = value else {
+                return Err(bad("not a JSON object".into()));
+            };
+            let text = match object.remove("text") {
+                Some(serde_json::Value::String(s)) => s,
+                Some(_) => return Err(bad("`text` is not a string".into())),
+                None => return Err(bad("no `text` field".into())),
+            };
+            let title = match object.remove("title") {
+                Some(serde_json::Value::String(s)) => s,
+                None | Some(serde_json::Value::Null) => format!("{file_name}:{}", raw.line),
+                Some(_) => return Err(bad("`title` is not a string".into())),
+            };
+            Ok((title, text))
+        }
+    }
+}
+
+fn process(
+    sources: &[Source],
+    raw: &RawWork,
+    n: usize,
+    minhash: &MinHash,
+) -> Result<Processed, CorpusError> {
+    let source = &sources[raw.source];
+    let (title, text) = parse(source, raw)?;
+    let tokens = text::token_hashes(&text);
+    let ngrams = text::ngram_hashes(&tokens, n);
+    let signature = text::signature(minhash, &text);
+    Ok(Processed {
+        record: WorkRecord {
+            title,
+            source: source.rel.clone(),
+            line: (raw.line > 0).then_some(raw.line),
+            bytes: text.len() as u64,
+            sha256: Sha256::digest(text.as_bytes()).into(),
+            token_start: 0,
+            token_count: tokens.len() as u64,
+        },
+        tokens,
+        ngrams,
+        signature,
+    })
+}
+
+/// Builds the index of the works under `dir` and writes it to `out`.
+pub fn build_index(
+    dir: &Path,
+    out: &Path,
+    options: &BuildOptions,
+) -> Result<BuildSummary, CorpusError> {
+    let n = options.ngram;
+    if n == 0 || n > 1000 {
+        return Err(CorpusError::Invalid {
+            message: format!("--ngram {n}: use 1 to 1000 words"),
+        });
+    }
+    let meta = std::fs::metadata(dir).map_err(|e| CorpusError::io(dir, e))?;
+    if !meta.is_dir() {
+        return Err(CorpusError::Invalid {
+            message: format!("{}: not a folder", dir.display()),
+        });
+    }
+    let sources = walk(dir)?;
+    let minhash = MinHash::new(text::NUM_PERM);
+    let mut reader = Reader {
+        sources: &sources,
+        next_source: 0,
+        open: None,
+    };
+
+    let mut records: Vec<WorkRecord> = Vec::new();
+    let mut tokens: Vec<u64> = Vec::new();
+    let mut keys: Vec<u128> = Vec::new();
+    let mut signatures: Vec<u32> = Vec::new();
+    let mut bytes = 0u64;
+
+    let mut batch = reader.next_batch()?;
+    while !batch.is_empty() {
+        // Hash this batch on every core while the next one is read.
+        let (processed, next) = rayon::join(
+            || {
+                batch
+                    .par_iter()
+                    .map(|raw| process(&sources, raw, n, &minhash))
+                    .collect::<Vec<_>>()
+            },
+            || reader.next_batch(),
+        );
+        for p in processed {
+            let mut p = p?;
+            let start = tokens.len();
+            if start + p.tokens.len() > u32::MAX as usize {
+                return Err(CorpusError::Invalid {
+                    message: format!(
+                        "{}: more than {} words in all; format version {} stores 32-bit positions",
+                        dir.display(),
+                        u32::MAX,
+                        format::VERSION
+                    ),
+                });
+            }
+            p.record.token_start = start as u64;
+            bytes += p.record.bytes;
+            tokens.extend_from_slice(&p.tokens);
+            keys.extend(
+                p.ngrams
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &h)| (u128::from(h) << 32) | (start + i) as u128),
+            );
+            signatures.extend_from_slice(&p.signature);
+            records.push(p.record);
+        }
+        batch = next?;
+    }
+    if records.is_empty() || tokens.is_empty() {
+        return Err(CorpusError::EmptyCorpus {
+            dir: dir.to_path_buf(),
+        });
+    }
+    keys.par_sort_unstable();
+    let k = text::NUM_PERM;
+    let lsh: Vec<Vec<(u64, u32)>> = (0..LSH_BANDS)
+        .into_par_iter()
+        .map(|band| {
+            let mut v: Vec<(u64, u32)> = signatures
+                .chunks_exact(k)
+                .enumerate()
+                .map(|(id, sig)| {
+                    let rows = &sig[band * LSH_ROWS..(band + 1) * LSH_ROWS];
+                    (text::band_key(band, rows), id as u32)
+                })
+                .collect();
+            v.sort_unstable();
+            v
+        })
+        .collect();
+    let params = Params {
+        ngram: n,
+        shingle: SHINGLE_WORDS,
+        num_perm: k,
+        bands: LSH_BANDS,
+        rows: LSH_ROWS,
+        works: records.len(),
+        tokens: tokens.len(),
+        ngrams: keys.len(),
+    };
+    format::write_index(
+        out,
+        &IndexData {
+            params,
+            works: &records,
+            tokens: &tokens,
+            ngrams: &keys,
+            signatures: &signatures,
+            lsh: &lsh,
+        },
+    )?;
+    let index_bytes = std::fs::metadata(out)
+        .map_err(|e| CorpusError::io(out, e))?
+        .len();
+    Ok(BuildSummary {
+        files: sources.len(),
+        works: records.len(),
+        bytes,
+        tokens: tokens.len(),
+        ngrams: keys.len(),
+        ngram: n,
+        bands: LSH_BANDS,
+        rows: LSH_ROWS,
+        index_bytes,
+    })
+}

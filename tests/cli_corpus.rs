@@ -1,0 +1,566 @@
+//! `probity corpus` end to end on a small corpus the test writes (three invented
+//! works as files, two more as `.jsonl` lines): a copied 20-word span is found and
+//! attributed, a paraphrase is found as a near duplicate with a Jaccard estimate
+//! close to the exact value, an unrelated output shares nothing; every answer of
+//! the index agrees with a brute-force search over the works; and bad input (an
+//! empty folder, a malformed `.jsonl` line, a corrupt, truncated or future index)
+//! exits 2 naming the file.
+
+mod common;
+
+use common::{probity, write};
+use predicates::str::contains;
+use probity::corpus::{self, BuildOptions, CorpusIndex, MemorisationOptions};
+use probity::provenance::texthash;
+use sha2::{Digest, Sha256};
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+const LANTERN: &str = "Every evening before the tide turned, Oda climbed the hundred and twelve steps of the lighthouse at Vell with a tin of oil and a rag that had once been her father's shirt. The lamp was older than the village charter, and it hissed when the wick was trimmed too short. Fishermen said the light had a temper, that it dimmed whenever someone lied within sight of the harbour, and Oda never argued with them because arguing with fishermen was like bailing the sea with a thimble. In winter the gulls sheltered on the gallery rail and watched her work. She named them after the ministers in the capital, which made the long nights shorter. One February a ship with grey sails anchored beyond the reef and sent no boat ashore, and for nine nights the lamp burned a strange green colour that nobody in Vell could explain.";
+
+const BEANS: &str = "Broad beans sown in late autumn will overwinter in most sheltered gardens if the soil drains freely and the seedlings are no taller than a hand when the first hard frost arrives. Choose a bed that did not carry beans or peas the previous year, fork in a barrow of leaf mould, and set the seeds five centimetres deep in double rows. A cloche made from a split water butt keeps off the worst of the wind but should be lifted on mild days so that the plants do not grow soft. Pinch out the growing tips once the lowest pods have set, which discourages blackfly and sends the plant's energy into the beans themselves. Harvest young, when the scar along each bean is still green rather than black, and blanch whatever the household cannot eat within two days before freezing it in flat bags.";
+
+const CLOCKS: &str = "Ansel Probst kept two ledgers, one for the customers and one for the clocks. In the first he wrote names, prices and the dates on which repairs were promised; in the second he recorded what each clock had told him while it lay open on the bench. A walnut mantel clock from the mayor's parlour, he noted, ran four minutes fast whenever the mayor's brother visited. A brass carriage clock belonging to the schoolmistress had stopped at exactly twenty past three on the afternoon her letter from the university arrived. Probst did not believe that clocks could feel anything, but he believed in springs and escapements, in the patience of gears, and in the small honest evidence of dust. When the town council proposed replacing the church clock with an electric dial, he filled eleven pages of the second ledger in one night and then burned them before breakfast.";
+
+/// BEANS reworded here and there: the same text with eight words changed.
+const BEANS_PARAPHRASE: &str = "Broad beans sown in late autumn will survive the winter in most sheltered gardens if the soil drains well and the seedlings are no taller than a hand when the first hard frost comes. Pick a bed that did not carry beans or peas the year before, fork in a barrow of leaf mould, and set the seeds five centimetres deep in double rows. A cloche made from a split water butt keeps off the worst of the wind but should be raised on mild days so that the plants do not grow soft. Pinch out the growing tips once the lowest pods have set, which discourages blackfly and sends the plant's energy into the beans themselves. Pick them young, when the scar along each bean is still green rather than black, and blanch whatever the family cannot eat within two days before freezing it in flat bags.";
+
+const UNRELATED: &str = "Quarterly revenue rose modestly while freight costs fell, and the board approved a second dividend after a short debate about warehouse automation in the northern region.";
+
+/// Writes the corpus: three files and a `.jsonl` file of two works; returns its folder.
+fn corpus_dir(root: &Path) -> PathBuf {
+    let dir = root.join("works");
+    write(&dir.join("lantern.txt"), LANTERN);
+    write(&dir.join("garden/beans.md"), BEANS);
+    write(&dir.join("clocks.txt"), CLOCKS);
+    write(&dir.join("notes.csv"), "not,a,work\n");
+    let lines = [
+        serde_json::json!({"title": "The Salt Road", "text": "Caravans crossed the salt road at night because the white crust burned the eyes of camels by day, and every driver carried a bell tuned to a note no other caravan used, so that in a sandstorm a lost animal could find its own line by ear."}),
+        serde_json::json!({"text": "The orchestra of the drowned city rehearsed in a flooded opera house, violins wrapped in oilcloth, the conductor standing on a table that floated a finger's width above the water whenever the tide came in from the lagoon."}),
+    ];
+    let jsonl: String = lines.iter().map(|l| format!("{l}\n\n")).collect();
+    write(&dir.join("more.jsonl"), &jsonl);
+    dir
+}
+
+fn build(root: &Path, extra: &[&str]) -> PathBuf {
+    let dir = corpus_dir(root);
+    let index = root.join("corpus.idx");
+    probity()
+        .args(["corpus", "index"])
+        .arg(&dir)
+        .arg("-o")
+        .arg(&index)
+        .args(extra)
+        .assert()
+        .success();
+    index
+}
+
+fn check_json(index: &Path, texts: &[&str]) -> serde_json::Value {
+    let out = probity()
+        .args(["corpus", "check", "--json", "--index"])
+        .arg(index)
+        .args(texts)
+        .assert()
+        .success();
+    serde_json::from_slice(&out.get_output().stdout).unwrap()
+}
+
+/// The tokenisation rule (texthash's, shared with the fingerprints): NFC, lower
+/// case, runs of alphanumeric characters.
+fn words(text: &str) -> Vec<String> {
+    let form = texthash::normalise(text).to_lowercase();
+    texthash::words(&form)
+        .into_iter()
+        .map(str::to_string)
+        .collect()
+}
+
+fn sha256_hex(text: &str) -> String {
+    hex::encode(Sha256::digest(text.as_bytes()))
+}
+
+/// Brute force: the longest run of equal words shared by `a` and `b`, as (length,
+/// start in a, start in b), the first found in (a, b) order for a tie.
+fn longest_common_run(a: &[String], b: &[String]) -> (usize, usize, usize) {
+    let mut best = (0, 0, 0);
+    let mut prev = vec![0usize; b.len() + 1];
+    for (i, wa) in a.iter().enumerate() {
+        let mut cur = vec![0usize; b.len() + 1];
+        for (j, wb) in b.iter().enumerate() {
+            if wa == wb {
+                cur[j + 1] = prev[j] + 1;
+                if cur[j + 1] > best.0 {
+                    best = (cur[j + 1], i + 1 - cur[j + 1], j + 1 - cur[j + 1]);
+                }
+            }
+        }
+        prev = cur;
+    }
+    best
+}
+
+fn shingle_set(ws: &[String], n: usize) -> HashSet<String> {
+    ws.windows(n).map(|w| w.join(" ")).collect()
+}
+
+fn exact_jaccard(a: &str, b: &str) -> f64 {
+    let (sa, sb) = (shingle_set(&words(a), 5), shingle_set(&words(b), 5));
+    sa.intersection(&sb).count() as f64 / sa.union(&sb).count() as f64
+}
+
+#[test]
+fn a_copied_span_is_found_and_attributed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let index = build(tmp.path(), &[]);
+    let clock_words: Vec<&str> = CLOCKS.split_whitespace().collect();
+    let copied = clock_words[10..30].join(" ");
+    let output = format!(
+        "Asked about old workshops, the assistant replied: {copied}. That is all it could recall."
+    );
+    let v = check_json(&index, &[&output]);
+    assert_eq!(v["index"]["works"], 5);
+    assert_eq!(v["index"]["ngram"], 13);
+    assert_eq!(v["index"]["lsh_bands"], 32);
+    assert_eq!(v["index"]["lsh_rows"], 4);
+    let r = &v["outputs"][0];
+    assert_eq!(r["longest_span_tokens"], 20);
+    let span = &r["longest_span"];
+    assert_eq!(span["work"]["title"], "clocks.txt");
+    assert_eq!(span["work"]["source"], "clocks.txt");
+    assert_eq!(span["work"]["sha256"], sha256_hex(CLOCKS));
+    // The copied words start after the 10 whitespace-separated pieces before them,
+    // which are 10 words (no piece of those holds two words).
+    assert_eq!(words(&copied).len(), 20);
+    assert_eq!(span["work_offset"], 10);
+    assert_eq!(span["output_offset"], 7);
+    assert_eq!(span["text"], words(&copied).join(" "));
+    // 20 copied words hold 20 − 13 + 1 = 8 of the output's 13-grams.
+    let m = words(&output).len();
+    assert_eq!(r["tokens"], m);
+    assert_eq!(r["ngrams"], m - 12);
+    assert_eq!(r["ngrams_in_corpus"], 8);
+    let share = r["share_in_corpus"].as_f64().unwrap();
+    assert!((share - 8.0 / (m - 12) as f64).abs() < 1e-12, "{share}");
+
+    // The text report names the work too.
+    probity()
+        .args(["corpus", "check", "--index"])
+        .arg(&index)
+        .arg(&output)
+        .assert()
+        .success()
+        .stdout(contains(
+            "longest verbatim span: 20 words from \"clocks.txt\"",
+        ))
+        .stdout(contains(format!("13-grams in the corpus: 8/{}", m - 12)));
+}
+
+#[test]
+fn a_span_in_a_jsonl_work_names_its_title_and_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let index = build(tmp.path(), &[]);
+    let v = check_json(
+        &index,
+        &["every driver carried a bell tuned to a note no other caravan used, so that in a sandstorm"],
+    );
+    let span = &v["outputs"][0]["longest_span"];
+    assert_eq!(v["outputs"][0]["longest_span_tokens"], 18);
+    assert_eq!(span["work"]["title"], "The Salt Road");
+    assert_eq!(span["work"]["source"], "more.jsonl");
+    assert_eq!(span["work"]["line"], 1);
+    // Untitled lines are named FILE:LINE (blank lines count).
+    let v = check_json(
+        &index,
+        &["violins wrapped in oilcloth, the conductor standing on a table that floated a finger's width"],
+    );
+    assert_eq!(
+        v["outputs"][0]["longest_span"]["work"]["title"],
+        "more.jsonl:3"
+    );
+    assert_eq!(v["outputs"][0]["longest_span"]["work"]["line"], 3);
+}
+
+#[test]
+fn a_paraphrase_is_a_near_duplicate_with_a_close_jaccard_estimate() {
+    let tmp = tempfile::tempdir().unwrap();
+    let index = build(tmp.path(), &[]);
+    let v = check_json(&index, &[BEANS_PARAPHRASE]);
+    let r = &v["outputs"][0];
+    let dups = r["near_duplicates"].as_array().unwrap();
+    assert!(!dups.is_empty(), "{r}");
+    assert_eq!(dups[0]["work"]["title"], "beans.md");
+    assert_eq!(dups[0]["work"]["source"], "garden/beans.md");
+    let exact = exact_jaccard(BEANS_PARAPHRASE, BEANS);
+    let est = dups[0]["estimated_jaccard"].as_f64().unwrap();
+    // 128 slots: the estimate's standard deviation is √(J(1−J)/128) < 0.045.
+    assert!(exact > 0.4 && exact < 0.9, "exact Jaccard {exact}");
+    assert!((est - exact).abs() < 0.15, "estimate {est}, exact {exact}");
+    // No other work is similar to it.
+    for d in &dups[1..] {
+        assert!(d["estimated_jaccard"].as_f64().unwrap() < 0.2, "{d}");
+    }
+    // Rewording broke the text into shorter verbatim runs than the work.
+    let span = r["longest_span_tokens"].as_u64().unwrap() as usize;
+    assert!(span >= 13 && span < words(BEANS).len(), "{span}");
+}
+
+#[test]
+fn an_unrelated_output_shares_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let index = build(tmp.path(), &[]);
+    let v = check_json(&index, &[UNRELATED]);
+    let r = &v["outputs"][0];
+    assert!(r["longest_span_tokens"].as_u64().unwrap() < 13);
+    assert!(r["longest_span"].is_null());
+    assert_eq!(r["ngrams_in_corpus"], 0);
+    assert_eq!(r["share_in_corpus"], 0.0);
+    assert_eq!(r["near_duplicates"], serde_json::json!([]));
+    probity()
+        .args(["corpus", "check", "--index"])
+        .arg(&index)
+        .arg(UNRELATED)
+        .assert()
+        .success()
+        .stdout(contains("longest verbatim span: none of 13 words or more"))
+        .stdout(contains("near duplicates: none"));
+}
+
+/// Outputs mixing pieces of several works with invented words, for the
+/// brute-force comparison.
+fn mixed_outputs() -> Vec<String> {
+    let pieces = |t: &str, a: usize, b: usize| -> String {
+        t.split_whitespace().collect::<Vec<_>>()[a..b].join(" ")
+    };
+    vec![
+        format!(
+            "{} and then {}",
+            pieces(LANTERN, 3, 30),
+            pieces(BEANS, 10, 24)
+        ),
+        format!("{} {}", pieces(CLOCKS, 0, 12), pieces(CLOCKS, 12, 25)),
+        format!(
+            "{} zebra {}",
+            pieces(LANTERN, 50, 90),
+            pieces(LANTERN, 91, 120)
+        ),
+        BEANS.to_string(),
+        format!("In short: {}", pieces(CLOCKS, 100, 113)),
+        format!("In short: {}", pieces(CLOCKS, 100, 112)),
+        "the the the the the the the the the the the the the the".to_string(),
+        UNRELATED.to_string(),
+        String::new(),
+    ]
+}
+
+#[test]
+fn the_index_agrees_with_a_brute_force_search() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = corpus_dir(tmp.path());
+    for n in [13usize, 5] {
+        let path = tmp.path().join(format!("n{n}.idx"));
+        let summary = corpus::build_index(&dir, &path, &BuildOptions { ngram: n }).unwrap();
+        assert_eq!(summary.works, 5);
+        let index = CorpusIndex::open(&path).unwrap();
+        let works: Vec<(String, Vec<String>)> = (0..index.num_works())
+            .map(|id| {
+                let w = index.work(id);
+                let text = if w.source == "more.jsonl" {
+                    let line = std::fs::read_to_string(dir.join("more.jsonl")).unwrap();
+                    let line = line.lines().nth(w.line.unwrap() - 1).unwrap().to_string();
+                    let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+                    v["text"].as_str().unwrap().to_string()
+                } else {
+                    std::fs::read_to_string(dir.join(&w.source)).unwrap()
+                };
+                assert_eq!(w.sha256, sha256_hex(&text));
+                assert_eq!(w.tokens, words(&text).len());
+                (w.title, words(&text))
+            })
+            .collect();
+        let all_ngrams: HashSet<Vec<String>> = works
+            .iter()
+            .flat_map(|(_, ws)| ws.windows(n).map(|w| w.to_vec()))
+            .collect();
+        for output in mixed_outputs() {
+            let r = index.check(&output);
+            let ow = words(&output);
+            // The longest run shared with any work (ties: the first work).
+            let (mut best, mut best_work) = (0, None);
+            for (title, ws) in &works {
+                let (len, _, _) = longest_common_run(&ow, ws);
+                if len > best {
+                    best = len;
+                    best_work = Some(title.clone());
+                }
+            }
+            let expected = if best >= n { best } else { 0 };
+            assert_eq!(r.longest_span_tokens, expected, "n={n} output {output:?}");
+            if expected > 0 {
+                let span = r.longest_span.as_ref().unwrap();
+                let (_, ws) = works.iter().find(|(t, _)| *t == span.work.title).unwrap();
+                // The reported span is verbatim in the work and in the output.
+                assert_eq!(
+                    ws[span.work_offset..span.work_offset + span.tokens],
+                    ow[span.output_offset..span.output_offset + span.tokens]
+                );
+                let (len, _, _) = longest_common_run(&ow, ws);
+                assert_eq!(len, expected, "{:?} vs {best_work:?}", span.work.title);
+            }
+            let grams: Vec<&[String]> = ow.windows(n).collect();
+            let found = grams.iter().filter(|g| all_ngrams.contains(**g)).count();
+            assert_eq!(r.ngrams, grams.len());
+            assert_eq!(r.ngrams_in_corpus, found, "n={n} output {output:?}");
+        }
+    }
+}
+
+#[test]
+fn the_index_does_not_depend_on_the_thread_count() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = corpus_dir(tmp.path());
+    let mut files = Vec::new();
+    for threads in ["1", "2", "3"] {
+        let index = tmp.path().join(format!("t{threads}.idx"));
+        probity()
+            .args(["corpus", "index", "--threads", threads])
+            .arg(&dir)
+            .arg("-o")
+            .arg(&index)
+            .assert()
+            .success();
+        files.push(std::fs::read(&index).unwrap());
+    }
+    assert_eq!(files[0], files[1]);
+    assert_eq!(files[0], files[2]);
+}
+
+#[test]
+fn ngram_is_configurable() {
+    let tmp = tempfile::tempdir().unwrap();
+    let index = build(tmp.path(), &["--ngram", "6"]);
+    // Nine words of the lantern story among invented ones.
+    let v = check_json(
+        &index,
+        &["Nobody expected the gulls sheltered on the gallery rail and watched to return."],
+    );
+    assert_eq!(v["index"]["ngram"], 6);
+    assert_eq!(v["outputs"][0]["longest_span_tokens"], 9);
+    assert_eq!(
+        v["outputs"][0]["longest_span"]["work"]["title"],
+        "lantern.txt"
+    );
+}
+
+#[test]
+fn outputs_from_a_jsonl_file_keep_their_ids() {
+    let tmp = tempfile::tempdir().unwrap();
+    let index = build(tmp.path(), &[]);
+    let outputs = tmp.path().join("outputs.jsonl");
+    let copied: String = BEANS
+        .split_whitespace()
+        .take(30)
+        .collect::<Vec<_>>()
+        .join(" ");
+    write(
+        &outputs,
+        &format!(
+            "{}\n{}\n",
+            serde_json::json!({"id": "a", "text": copied}),
+            serde_json::json!({"id": 7, "text": UNRELATED})
+        ),
+    );
+    let out = probity()
+        .args(["corpus", "check", "--json", "--index"])
+        .arg(&index)
+        .arg("--file")
+        .arg(&outputs)
+        .assert()
+        .success();
+    let v: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(v["outputs"][0]["id"], "a");
+    assert_eq!(v["outputs"][0]["longest_span_tokens"], 30);
+    assert_eq!(v["outputs"][1]["id"], "7");
+    assert_eq!(v["outputs"][1]["longest_span_tokens"], 0);
+
+    write(&outputs, "{\"text\": \"fine\"}\n{\"id\": 2}\n");
+    probity()
+        .args(["corpus", "check", "--index"])
+        .arg(&index)
+        .arg("--file")
+        .arg(&outputs)
+        .assert()
+        .code(2)
+        .stderr(contains("outputs.jsonl, line 2: no `text` field"));
+}
+
+#[test]
+fn an_empty_corpus_folder_is_bad_input() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("empty");
+    std::fs::create_dir_all(&dir).unwrap();
+    write(&dir.join("readme.csv"), "a,b\n");
+    probity()
+        .args(["corpus", "index"])
+        .arg(&dir)
+        .arg("-o")
+        .arg(tmp.path().join("x.idx"))
+        .assert()
+        .code(2)
+        .stderr(contains("empty: no works"));
+    assert!(!tmp.path().join("x.idx").exists());
+}
+
+#[test]
+fn a_malformed_jsonl_line_names_file_and_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("works");
+    write(&dir.join("a.txt"), LANTERN);
+    let cases = [
+        (
+            "{\"text\": \"ok\"}\n\n{\"text\": \"unterminated\n",
+            "line 3: not a JSON object",
+        ),
+        (
+            "{\"text\": \"ok\"}\n{\"title\": \"t\"}\n",
+            "line 2: no `text` field",
+        ),
+        ("{\"text\": 5}\n", "line 1: `text` is not a string"),
+        ("[1, 2]\n", "line 1: not a JSON object"),
+        (
+            "{\"text\": \"ok\", \"title\": [1]}\n",
+            "line 1: `title` is not a string",
+        ),
+    ];
+    for (jsonl, message) in cases {
+        write(&dir.join("b.jsonl"), jsonl);
+        probity()
+            .args(["corpus", "index"])
+            .arg(&dir)
+            .arg("-o")
+            .arg(tmp.path().join("x.idx"))
+            .assert()
+            .code(2)
+            .stderr(contains(format!("b.jsonl, {message}")));
+    }
+}
+
+fn check_fails(index: &Path, message: &str) {
+    probity()
+        .args(["corpus", "check", "--index"])
+        .arg(index)
+        .arg("some output")
+        .assert()
+        .code(2)
+        .stderr(contains(index.display().to_string()))
+        .stderr(contains(message));
+}
+
+#[test]
+fn a_corrupt_truncated_or_future_index_is_bad_input() {
+    let tmp = tempfile::tempdir().unwrap();
+    let index = build(tmp.path(), &[]);
+    let good = std::fs::read(&index).unwrap();
+    let bad = tmp.path().join("bad.idx");
+
+    let mut flipped = good.clone();
+    let last = flipped.len() - 100;
+    flipped[last] ^= 0x40;
+    std::fs::write(&bad, &flipped).unwrap();
+    check_fails(&bad, "corrupt: body sha256");
+
+    std::fs::write(&bad, &good[..good.len() / 2]).unwrap();
+    check_fails(&bad, "truncated");
+    std::fs::write(&bad, &good[..100]).unwrap();
+    check_fails(&bad, "truncated");
+
+    let mut future = good.clone();
+    future[8..12].copy_from_slice(&2u32.to_le_bytes());
+    std::fs::write(&bad, &future).unwrap();
+    check_fails(&bad, "format version 2");
+
+    std::fs::write(&bad, "just some text, not an index").unwrap();
+    check_fails(&bad, "no index magic number");
+
+    check_fails(&tmp.path().join("missing.idx"), "No such file");
+}
+
+#[test]
+fn memorisation_pairs_are_cut_from_the_work() {
+    let tmp = tempfile::tempdir().unwrap();
+    let index = CorpusIndex::open(&build(tmp.path(), &[])).unwrap();
+    let options = MemorisationOptions {
+        prefix_words: 30,
+        continuation_words: 20,
+        pairs: 4,
+    };
+    let (work, pairs) = corpus::memorisation(&index, CLOCKS, &options).unwrap();
+    assert_eq!(work.title, "clocks.txt");
+    let pieces: Vec<&str> = CLOCKS.split_whitespace().collect();
+    assert_eq!(pairs.len(), 4);
+    let mut cuts = Vec::new();
+    for p in &pairs {
+        assert_eq!(p.prefix.split_whitespace().count(), 30);
+        assert_eq!(p.continuation.split_whitespace().count(), 20);
+        assert!(CLOCKS[..p.byte_offset].ends_with(&format!("{} ", p.prefix)));
+        assert!(CLOCKS[p.byte_offset..].starts_with(&p.continuation));
+        cuts.push(CLOCKS[..p.byte_offset].split_whitespace().count());
+    }
+    // Evenly spread from the first full prefix to the last full continuation.
+    let last = pieces.len() - 20;
+    assert_eq!(
+        cuts,
+        vec![30, 30 + (last - 30) / 3, 30 + 2 * (last - 30) / 3, last]
+    );
+    // The continuation is in the corpus verbatim, after its prefix.
+    let r = index.check(&format!("{} {}", pairs[1].prefix, pairs[1].continuation));
+    assert_eq!(
+        r.longest_span_tokens,
+        words(&format!("{} {}", pairs[1].prefix, pairs[1].continuation)).len()
+    );
+
+    let err = corpus::memorisation(&index, "a text of no work", &options).unwrap_err();
+    assert!(err.to_string().contains("no work of"), "{err}");
+}
+
+#[test]
+fn bad_arguments_and_non_utf8_works_are_bad_input() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("works");
+    write(&dir.join("a.txt"), LANTERN);
+    let out = tmp.path().join("x.idx");
+    probity()
+        .args(["corpus", "index", "--ngram", "0"])
+        .arg(&dir)
+        .arg("-o")
+        .arg(&out)
+        .assert()
+        .code(2)
+        .stderr(contains("--ngram 0"));
+    probity()
+        .args(["corpus", "index"])
+        .arg(tmp.path().join("nowhere"))
+        .arg("-o")
+        .arg(&out)
+        .assert()
+        .code(2)
+        .stderr(contains("nowhere"));
+    std::fs::write(dir.join("b.txt"), b"caf\xe9 au lait").unwrap();
+    probity()
+        .args(["corpus", "index"])
+        .arg(&dir)
+        .arg("-o")
+        .arg(&out)
+        .assert()
+        .code(2)
+        .stderr(contains("b.txt: not UTF-8 text (byte 3)"));
+    std::fs::remove_file(dir.join("b.txt")).unwrap();
+    let index = build(tmp.path(), &[]);
+    probity()
+        .args(["corpus", "check", "--index"])
+        .arg(&index)
+        .assert()
+        .code(2)
+        .stderr(contains("nothing to check"));
+}
