@@ -130,16 +130,28 @@ pub struct TraceArgs {
     #[arg(long)]
     pub file: Option<PathBuf>,
     /// The index written by `probity fingerprint index`.
-    #[arg(long)]
-    pub index: PathBuf,
+    #[arg(long, required_unless_present = "watermark_key")]
+    pub index: Option<PathBuf>,
     /// Smallest estimated Jaccard similarity of 5-word shingles for a near match.
     #[arg(long, default_value_t = 0.5)]
     pub min_jaccard: f64,
     /// Print one JSON object.
     #[arg(long)]
     pub json: bool,
-    // Watermark detection (`--watermark-key`, src/provenance/watermark.rs) is
-    // built separately and will be wired here; it is not part of this command yet.
+    /// Also (or only) test the text for the green-list watermark of this secret
+    /// (text, or hex:DIGITS; docs/provenance-watermark.md).
+    #[arg(long)]
+    pub watermark_key: Option<String>,
+    /// The model whose tokenizer the watermark was applied with.
+    #[arg(
+        long,
+        default_value = "smollm2-135m-instruct",
+        requires = "watermark_key"
+    )]
+    pub model: String,
+    /// The watermark's green share γ.
+    #[arg(long, default_value_t = 0.25, requires = "watermark_key")]
+    pub gamma: f64,
 }
 
 #[derive(Debug, Subcommand)]

@@ -76,13 +76,32 @@ pub(super) fn trace_command(args: TraceArgs) -> Result<Status, CliError> {
     if text.trim().is_empty() {
         return Err(bad_input(anyhow::anyhow!("the text to trace is empty")));
     }
-    let index = FingerprintIndex::open(&args.index)?;
+    if let Some(key) = &args.watermark_key {
+        let status = super::watermark::detect_command(super::watermark::DetectArgs {
+            model: args.model.clone(),
+            text: Some(text.clone()),
+            file: None,
+            key: key.clone(),
+            gamma: args.gamma,
+            z_threshold: 4.0,
+            json: args.json,
+        })?;
+        if args.index.is_none() {
+            return Ok(status);
+        }
+    }
+    let Some(index_path) = &args.index else {
+        return Err(bad_input(anyhow::anyhow!(
+            "give --index or --watermark-key"
+        )));
+    };
+    let index = FingerprintIndex::open(index_path)?;
     let trace = index.trace(&text, args.min_jaccard);
     let found = !trace.matches.is_empty();
     if args.json {
         let mut value = serde_json::to_value(&trace).expect("a trace serialises");
         value["found"] = found.into();
-        value["index"] = args.index.display().to_string().into();
+        value["index"] = index_path.display().to_string().into();
         value["indexed_texts"] = index.len().into();
         println!("{}", serde_json::to_string_pretty(&value).expect("json"));
     } else if let Some(first) = trace.matches.first() {
