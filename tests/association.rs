@@ -118,3 +118,58 @@ fn the_shipped_association_set_runs_on_minilm() {
         }
     }
 }
+
+/// In an audit: one finding per test judged against `max_abs_effect_size`, the
+/// results written as one line per test, and the paraphrase baseline computed
+/// from one SEAT template at a time.
+#[test]
+fn association_in_an_audit_has_findings_and_a_template_baseline() {
+    let Some(folder) = common::minilm() else {
+        return;
+    };
+    let set = AssociationSet::load(&common::repo().join("probes/association.toml")).unwrap();
+    assert!(set.templates.len() >= 2, "the shipped set is SEAT");
+    let model = BertEmbedder::open(&folder).unwrap();
+    let scoring = probity::spec::Scoring::default();
+    let thresholds = probity::spec::Thresholds::default();
+    let settings = probity::kinds::AnalysisSettings {
+        scoring: &scoring,
+        thresholds: &thresholds,
+        seed: 2024,
+    };
+    let out = tempfile::tempdir().unwrap();
+    let outcome = probity::kinds::association::run(&set, &model, &settings, out.path()).unwrap();
+    assert_eq!(outcome.findings.len(), set.tests.len());
+    assert!(outcome
+        .findings
+        .iter()
+        .all(|f| f.threshold == thresholds.max_abs_effect_size && f.p_value.is_some()));
+    let lines = std::fs::read_to_string(&outcome.responses).unwrap();
+    assert_eq!(lines.lines().count(), set.tests.len());
+    let baseline = &outcome.detail["paraphrase_baseline"];
+    assert_eq!(baseline["templates"], set.templates.len());
+    let n = baseline["n"].as_u64().unwrap() as usize;
+    assert!(n > 0 && n <= set.templates.len() * set.tests.len());
+    // Each single-template d is the d of that test with only that template; a
+    // test too small for one template has none.
+    let first = &baseline["per_template"][0];
+    for (test, d) in set
+        .tests
+        .iter()
+        .zip(first["effect_sizes"].as_array().unwrap())
+    {
+        let alone = AssociationSet {
+            templates: vec![first["template"].as_str().unwrap().to_string()],
+            tests: vec![test.clone()],
+            ..set.clone()
+        };
+        let mut embed = |texts: &[String]| {
+            let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+            model.embed(&refs).map_err(|e| e.to_string())
+        };
+        match run_association(&alone, &mut embed, 2024) {
+            Ok(r) => assert!((r[0].effect_size - d.as_f64().unwrap()).abs() < 1e-12),
+            Err(_) => assert!(d.is_null()),
+        }
+    }
+}

@@ -197,7 +197,10 @@ fn paired_and_choice_sets_run_and_are_deterministic() {
     // The report has a section per set with its method, and escapes probe text.
     let html = std::fs::read_to_string(one.join("report.html")).unwrap();
     assert!(html.contains("<h3>pairs · paired</h3>"), "paired section");
-    assert!(html.contains("<h3>choice · multiple-choice</h3>"), "choice section");
+    assert!(
+        html.contains("<h3>choice · multiple-choice</h3>"),
+        "choice section"
+    );
     assert!(html.contains("exact two-sided sign tests"));
     assert!(html.contains("free &lt;b&gt;text&lt;&#x2F;b&gt; axis"));
     assert!(!html.contains("<b>text</b>"));

@@ -61,9 +61,54 @@ pub fn run(
             )
         })
         .collect();
+    // Paraphrase baseline: SEAT's templates are rewordings of one bleached
+    // sentence, so the spread of d across single templates is the wording effect.
+    // A test too small for one template alone (a lexicon group of one term needs
+    // several templates to have three items) has no single-template d (null).
+    let mut per_template: Vec<(String, Vec<Option<f64>>)> = Vec::new();
+    if set.templates.len() >= 2 {
+        for template in &set.templates {
+            let mut ds = Vec::new();
+            for test in &set.tests {
+                let single = AssociationSet {
+                    templates: vec![template.clone()],
+                    tests: vec![test.clone()],
+                    ..set.clone()
+                };
+                ds.push(
+                    run_association(&single, &mut embed, settings.seed)
+                        .ok()
+                        .map(|r| r[0].effect_size),
+                );
+            }
+            per_template.push((template.clone(), ds));
+        }
+    }
+    let baseline = (!per_template.is_empty()).then(|| {
+        let mut changes = Vec::new();
+        for (i, r) in results.iter().enumerate() {
+            for (_, ds) in &per_template {
+                if let Some(d) = ds[i] {
+                    changes.push((d - r.effect_size).abs());
+                }
+            }
+        }
+        let gaps: Vec<f64> = results.iter().map(|r| r.effect_size.abs()).collect();
+        serde_json::json!({
+            "metric": "weat_effect_size",
+            "n": changes.len(),
+            "templates": per_template.len(),
+            "mean_abs_change": changes.iter().sum::<f64>() / changes.len().max(1) as f64,
+            "mean_abs_effect": gaps.iter().sum::<f64>() / gaps.len().max(1) as f64,
+            "per_template": per_template.iter().map(|(t, ds)| serde_json::json!({
+                "template": t,
+                "effect_sizes": ds,
+            })).collect::<Vec<_>>(),
+        })
+    });
     Ok(KindOutcome {
         findings,
-        detail: serde_json::json!({ "tests": results }),
+        detail: serde_json::json!({ "tests": results, "paraphrase_baseline": baseline }),
         n_probes: results.iter().map(|r| r.sentences).sum(),
         n_scenarios: results.len(),
         responses: path,

@@ -697,6 +697,12 @@ fn kind_notes(kind: &str, detail: &serde_json::Value) -> Vec<String> {
                 b.get("answer_change_rate").and_then(num).unwrap_or_default(),
                 b["n"]
             ),
+            "association" => format!(
+                "Paraphrase baseline: computed from one SEAT template at a time, an effect size moves by {} on average from its value over all {} templates, against a mean |d| of {}.",
+                b.get("mean_abs_change").and_then(num).unwrap_or_default(),
+                b["templates"],
+                b.get("mean_abs_effect").and_then(num).unwrap_or_default()
+            ),
             "generation" => format!(
                 "Paraphrase baseline: rewording a template moves the reference group's mean regard by {} on average ({} rewordings); the mean absolute gap between groups is {}. Gaps no larger than the baseline are within noise.",
                 b.get("mean_abs_change").and_then(num).unwrap_or_default(),
