@@ -152,9 +152,7 @@ impl ChoiceSet {
         for t in &raw.template {
             let at = |offset: usize, m: String| invalid_at(file, &text, offset, m);
             let id = t.id.get_ref();
-            if !ids.insert(id.clone()) {
-                return Err(at(t.id.span().start, format!("duplicate id `{id}`")));
-            }
+            super::claim_id(&mut ids, file, &text, &t.id)?;
             let axis = axes
                 .iter()
                 .find(|a| &a.axis == t.axis.get_ref())
@@ -277,9 +275,7 @@ impl ChoiceSet {
         for w in &raw.item {
             let at = |offset: usize, m: String| invalid_at(file, &text, offset, m);
             let id = w.id.get_ref();
-            if !ids.insert(id.clone()) {
-                return Err(at(w.id.span().start, format!("duplicate id `{id}`")));
-            }
+            super::claim_id(&mut ids, file, &text, &w.id)?;
             let n = w.answers.get_ref().len();
             if n < 2 {
                 return Err(at(

@@ -161,14 +161,7 @@ impl GenerationSet {
         variants.dedup();
         for t in &raw.template {
             let id = t.id.get_ref();
-            if !ids.insert(id.clone()) {
-                return Err(invalid_at(
-                    file,
-                    &text,
-                    t.id.span().start,
-                    format!("duplicate id `{id}`"),
-                ));
-            }
+            super::claim_id(&mut ids, file, &text, &t.id)?;
             let mut texts = vec![t.text.clone()];
             texts.extend(t.paraphrases.iter().cloned());
             for s in &texts {
@@ -217,14 +210,7 @@ impl GenerationSet {
         }
         for p in &raw.prompt {
             let id = p.id.get_ref();
-            if !ids.insert(id.clone()) {
-                return Err(invalid_at(
-                    file,
-                    &text,
-                    p.id.span().start,
-                    format!("duplicate id `{id}`"),
-                ));
-            }
+            super::claim_id(&mut ids, file, &text, &p.id)?;
             if p.text.get_ref().trim().is_empty() {
                 return Err(invalid_at(
                     file,

@@ -68,6 +68,25 @@ pub(crate) fn invalid(file: &Path, message: String) -> ProbeError {
     }
 }
 
+/// Records a template's or written entry's id, refusing a repeat at its line.
+pub(crate) fn claim_id(
+    ids: &mut std::collections::BTreeSet<String>,
+    file: &Path,
+    text: &str,
+    id: &Spanned<String>,
+) -> Result<(), ProbeError> {
+    if ids.insert(id.get_ref().clone()) {
+        Ok(())
+    } else {
+        Err(invalid_at(
+            file,
+            text,
+            id.span().start,
+            format!("duplicate id `{}`", id.get_ref()),
+        ))
+    }
+}
+
 /// Loads the lexicon axes a set names (plain axes or intersections such as
 /// `gender×race_ethnicity`), each error naming the set's line.
 pub(crate) fn load_axes(

@@ -127,9 +127,7 @@ impl PairedSet {
         for t in &raw.template {
             let at = |offset: usize, m: String| invalid_at(file, &text, offset, m);
             let id = t.id.get_ref();
-            if !ids.insert(id.clone()) {
-                return Err(at(t.id.span().start, format!("duplicate id `{id}`")));
-            }
+            super::claim_id(&mut ids, file, &text, &t.id)?;
             let axis = axes
                 .iter()
                 .find(|a| &a.axis == t.axis.get_ref())
@@ -191,9 +189,7 @@ impl PairedSet {
         for p in &raw.pair {
             let at = |offset: usize, m: String| invalid_at(file, &text, offset, m);
             let id = p.id.get_ref();
-            if !ids.insert(id.clone()) {
-                return Err(at(p.id.span().start, format!("duplicate id `{id}`")));
-            }
+            super::claim_id(&mut ids, file, &text, &p.id)?;
             for s in [&p.stereotyped, &p.contrast] {
                 if s.get_ref().trim().is_empty() {
                     return Err(at(
