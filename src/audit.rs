@@ -38,6 +38,9 @@ pub enum AuditError {
     Report(#[from] report::ReportError),
     #[error("{}: {message}", dir.display())]
     OutDir { dir: PathBuf, message: String },
+    /// A `[[corpus]]` of the spec that cannot be read or indexed.
+    #[error("{0}")]
+    Corpus(String),
 }
 
 impl Classify for AuditError {
@@ -50,7 +53,7 @@ impl Classify for AuditError {
             AuditError::Metric(e) => e.kind(),
             AuditError::Provenance(e) => e.kind(),
             AuditError::Report(e) => e.kind(),
-            AuditError::OutDir { .. } => FailureKind::BadInput,
+            AuditError::OutDir { .. } | AuditError::Corpus(_) => FailureKind::BadInput,
         }
     }
 }
@@ -412,6 +415,10 @@ pub fn run_audit(
         sets.push((set, selection.variants.clone()));
         selections.push(chosen);
     }
+    // The corpora too: a missing folder or a bad index fails before the model runs.
+    for check in &spec.raw.corpus {
+        crate::overlap::preflight(&spec, check).map_err(AuditError::Corpus)?;
+    }
     let stream = || -> Result<Vec<_>, ProbeError> {
         sets.iter()
             .zip(&selections)
@@ -575,10 +582,36 @@ pub fn run_audit(
     )?;
     let examples = metric::examples(&responses, &analysis.findings);
     let mut analysis = analysis;
-    if !outcomes.is_empty() {
+    // Every output of the audit against each protected corpus.
+    let mut corpus_sections = Vec::new();
+    let mut corpus_findings = Vec::new();
+    let mut corpus_read: Vec<PathBuf> = Vec::new();
+    let mut corpus_written: Vec<PathBuf> = Vec::new();
+    if !spec.raw.corpus.is_empty() {
+        let mut written = vec![out_dir.join(RESPONSES_FILE)];
+        written.extend(outcomes.iter().map(|(_, o)| o.responses.clone()));
+        let outputs = crate::overlap::collect_outputs(&written)
+            .map_err(|e| ProvenanceError::io(&out_dir, e))?;
+        for check in &spec.raw.corpus {
+            progress.message(&format!(
+                "checking {} outputs against corpus `{}`",
+                outputs.len(),
+                check.name
+            ));
+            let (index, read, built) =
+                crate::overlap::open_index(&spec, check, &out_dir).map_err(AuditError::Corpus)?;
+            let (finding, section) = crate::overlap::check_corpus(check, &index, &outputs);
+            corpus_findings.push(finding);
+            corpus_sections.push(section);
+            corpus_read.extend(read);
+            corpus_written.extend(built);
+        }
+    }
+    if !outcomes.is_empty() || !corpus_findings.is_empty() {
         for (_, outcome) in &outcomes {
             analysis.findings.extend(outcome.findings.iter().cloned());
         }
+        analysis.findings.extend(corpus_findings);
         // One Holm family: every comparison of the audit, whatever its kind.
         kinds::adjust(&mut analysis.findings, &spec.raw.thresholds);
         let extra: usize = outcomes.iter().map(|(_, o)| o.n_probes).sum();
@@ -666,6 +699,7 @@ pub fn run_audit(
                 kind: set.kind().as_str().to_string(),
                 detail: o.detail.clone(),
             }))
+            .chain(corpus_sections)
             .collect(),
     };
     let results_path = out_dir.join(RESULTS_FILE);
@@ -694,7 +728,9 @@ pub fn run_audit(
         let first = own.remove(0);
         files.push(provenance::entry(FileRole::ProbeSet, &first, &out_dir)?);
         for f in own {
-            let role = if f.extension().is_some_and(|e| e == "toml") {
+            let role = if matches!(set, OtherSet::Memorisation(_)) {
+                FileRole::Corpus
+            } else if f.extension().is_some_and(|e| e == "toml") {
                 FileRole::Lexicon
             } else {
                 FileRole::ProbeSet
@@ -707,8 +743,14 @@ pub fn run_audit(
         &out_dir.join(RESPONSES_FILE),
         &out_dir,
     )?);
+    for f in &corpus_read {
+        files.push(provenance::entry(FileRole::Corpus, f, &out_dir)?);
+    }
     for (_, o) in &outcomes {
         files.push(provenance::entry(FileRole::Output, &o.responses, &out_dir)?);
+    }
+    for f in &corpus_written {
+        files.push(provenance::entry(FileRole::Output, f, &out_dir)?);
     }
     files.push(provenance::entry(
         FileRole::Output,
@@ -731,6 +773,7 @@ pub fn run_audit(
             "thresholds": spec.raw.thresholds,
             "audit": spec.raw.audit,
             "probes": spec.raw.probes,
+            "corpus": spec.raw.corpus,
         }),
         training_data: serde_json::to_value(&spec.raw.training_data).expect("json"),
         training_summary: serde_json::to_value(&spec.raw.training_summary).expect("json"),
@@ -759,6 +802,7 @@ pub enum OtherSet {
     Choice(kinds::choice::ChoiceSet),
     Generation(kinds::generation::GenerationSet),
     Association(crate::metric::association::AssociationSet),
+    Memorisation(kinds::memorisation::MemorisationSet),
 }
 
 impl OtherSet {
@@ -779,6 +823,9 @@ impl OtherSet {
             ProbeKind::Association => Some(OtherSet::Association(
                 crate::metric::association::AssociationSet::load(path)?,
             )),
+            ProbeKind::Memorisation => Some(OtherSet::Memorisation(
+                kinds::memorisation::MemorisationSet::load(path)?,
+            )),
         })
     }
 
@@ -788,6 +835,7 @@ impl OtherSet {
             OtherSet::Choice(s) => &s.id,
             OtherSet::Generation(s) => &s.id,
             OtherSet::Association(s) => &s.id,
+            OtherSet::Memorisation(s) => &s.id,
         }
     }
 
@@ -797,6 +845,7 @@ impl OtherSet {
             OtherSet::Choice(_) => ProbeKind::MultipleChoice,
             OtherSet::Generation(_) => ProbeKind::Generation,
             OtherSet::Association(_) => ProbeKind::Association,
+            OtherSet::Memorisation(_) => ProbeKind::Memorisation,
         }
     }
 
@@ -806,6 +855,7 @@ impl OtherSet {
             OtherSet::Choice(s) => s.version,
             OtherSet::Generation(s) => s.version,
             OtherSet::Association(s) => s.version,
+            OtherSet::Memorisation(s) => s.version,
         }
     }
 
@@ -816,6 +866,7 @@ impl OtherSet {
             OtherSet::Choice(s) => s.files(),
             OtherSet::Generation(s) => s.files(),
             OtherSet::Association(s) => s.files(),
+            OtherSet::Memorisation(s) => s.files(),
         }
     }
 
@@ -826,6 +877,7 @@ impl OtherSet {
             OtherSet::Choice(s) => s.items.len(),
             OtherSet::Generation(s) => s.n_samples(),
             OtherSet::Association(s) => s.tests.len(),
+            OtherSet::Memorisation(s) => s.units.len(),
         }
     }
 }
@@ -905,6 +957,11 @@ fn run_other_kinds<'a>(
                     .map_err(|m| RunError::Internal(format!("association `{}`: {m}", s.id)))?;
                 progress.advance(s.tests.len());
                 outcome
+            }
+            OtherSet::Memorisation(s) => {
+                let (lines, path) =
+                    kinds::memorisation::run(s, backend, out_dir, |n| progress.advance(n))?;
+                kinds::memorisation::analyse(s, &lines, &settings, path)
             }
         };
         outcomes.push((set, outcome));

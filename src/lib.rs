@@ -15,6 +15,7 @@ pub mod corpus;
 pub mod fairness;
 pub mod kinds;
 pub mod metric;
+pub mod overlap;
 pub mod probe;
 pub mod provenance;
 pub mod report;

@@ -292,6 +292,30 @@ fn verify_names_changed_and_missing_files() {
 }
 
 #[test]
+fn a_manifest_of_an_unknown_schema_version_is_refused_with_exit_2() {
+    let f = Fixture::new(3);
+    audit(&f, &[]);
+    let out = f.path("out");
+    let manifest = read(&out.join("manifest.json"));
+    assert!(manifest.contains("\"probity.manifest/v1\""), "{manifest}");
+    std::fs::write(
+        out.join("manifest.json"),
+        manifest.replace("\"probity.manifest/v1\"", "\"probity.manifest/v9\""),
+    )
+    .unwrap();
+    for command in [vec!["verify"], vec!["report"]] {
+        let a = probity().args(&command).arg(&out).assert().code(2);
+        let stderr = String::from_utf8_lossy(&a.get_output().stderr).to_string();
+        assert!(stderr.contains("manifest.json"), "{command:?}: {stderr}");
+        assert!(
+            stderr.contains("unknown manifest schema `probity.manifest/v9`"),
+            "{command:?}: {stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}
+
+#[test]
 fn bad_input_exits_2_with_the_file_named() {
     let f = Fixture::new(4);
     // Malformed TOML.

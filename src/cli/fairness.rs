@@ -61,10 +61,10 @@ pub fn fairness_command(args: FairnessArgs) -> Result<Status, CliError> {
     });
     let report = audit_csv(&args.data, &options)?;
     let thresholds = Thresholds {
-        max_abs_effect_size: Thresholds::default().max_abs_effect_size,
         max_abs_gap: args.max_abs_gap,
         alpha: args.alpha,
         rule: Rule::SignificantAndLarge,
+        ..Thresholds::default()
     };
     let summary = Ll144Summary {
         audit_date: args.audit_date.clone(),

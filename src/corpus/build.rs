@@ -378,3 +378,64 @@ pub fn build_index(
         index_bytes,
     })
 }
+
+/// One work of a corpus folder with its text, for the memorisation probes.
+#[derive(Debug, Clone)]
+pub struct WorkText {
+    pub title: String,
+    /// The file it was read from, relative to the folder.
+    pub source: String,
+    /// Its path on disk.
+    pub path: PathBuf,
+    /// The `.jsonl` line it was on (absent for a whole file).
+    pub line: Option<usize>,
+    /// Hex sha256 of its text (a `.txt`/`.md` file's bytes, a `.jsonl` line's `text`).
+    pub sha256: String,
+    pub text: String,
+}
+
+/// Every work of a corpus folder, read and parsed by the rules of the index (same
+/// files, same order, same titles), held in memory: for the small folders a
+/// memorisation probe set names, not for corpora to index.
+pub fn read_works(dir: &Path) -> Result<Vec<WorkText>, CorpusError> {
+    let meta = std::fs::metadata(dir).map_err(|e| CorpusError::io(dir, e))?;
+    if !meta.is_dir() {
+        return Err(CorpusError::Invalid {
+            message: format!("{}: not a folder", dir.display()),
+        });
+    }
+    let sources = walk(dir)?;
+    let mut reader = Reader {
+        sources: &sources,
+        next_source: 0,
+        open: None,
+    };
+    let mut works = Vec::new();
+    loop {
+        let batch = reader.next_batch()?;
+        if batch.is_empty() {
+            break;
+        }
+        for raw in &batch {
+            let source = &sources[raw.source];
+            let (title, text) = parse(source, raw)?;
+            if text.trim().is_empty() {
+                continue;
+            }
+            works.push(WorkText {
+                title,
+                source: source.rel.clone(),
+                path: source.path.clone(),
+                line: (raw.line > 0).then_some(raw.line),
+                sha256: hex::encode(Sha256::digest(text.as_bytes())),
+                text,
+            });
+        }
+    }
+    if works.is_empty() {
+        return Err(CorpusError::EmptyCorpus {
+            dir: dir.to_path_buf(),
+        });
+    }
+    Ok(works)
+}

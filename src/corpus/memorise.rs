@@ -47,11 +47,6 @@ pub fn memorisation(
     work_text: &str,
     options: &MemorisationOptions,
 ) -> Result<(WorkInfo, Vec<MemorisationPair>), CorpusError> {
-    if options.prefix_words == 0 || options.continuation_words == 0 {
-        return Err(CorpusError::Invalid {
-            message: "memorisation: prefix and continuation need at least one word each".into(),
-        });
-    }
     let sha = hex::encode(Sha256::digest(work_text.as_bytes()));
     let work = (0..index.num_works())
         .map(|id| index.work(id))
@@ -62,6 +57,22 @@ pub fn memorisation(
                 index.path().display()
             ),
         })?;
+    Ok((work, cut_pairs(work_text, options)?))
+}
+
+/// Cuts up to `options.pairs` (prefix, continuation) pairs from `work_text`: the
+/// cuts fall between whitespace-separated pieces, at evenly spaced places that
+/// leave a full prefix and continuation, so the same text and options always give
+/// the same pairs. A text too short for one pair gives none.
+pub fn cut_pairs(
+    work_text: &str,
+    options: &MemorisationOptions,
+) -> Result<Vec<MemorisationPair>, CorpusError> {
+    if options.prefix_words == 0 || options.continuation_words == 0 {
+        return Err(CorpusError::Invalid {
+            message: "memorisation: prefix and continuation need at least one word each".into(),
+        });
+    }
     // Byte ranges of the whitespace-separated pieces.
     let mut pieces: Vec<(usize, usize)> = Vec::new();
     let mut start = None;
@@ -105,5 +116,5 @@ pub fn memorisation(
             });
         }
     }
-    Ok((work, pairs))
+    Ok(pairs)
 }

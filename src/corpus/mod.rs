@@ -21,10 +21,10 @@ pub mod format;
 mod memorise;
 mod text;
 
-pub use build::{build_index, BuildOptions, BuildSummary};
+pub use build::{build_index, read_works, BuildOptions, BuildSummary, WorkText};
 pub use check::{NearDuplicate, Overlap, Span};
 pub use format::{CorpusIndex, WorkInfo};
-pub use memorise::{memorisation, MemorisationOptions, MemorisationPair};
+pub use memorise::{cut_pairs, memorisation, MemorisationOptions, MemorisationPair};
 
 use crate::{Classify, FailureKind};
 use std::path::{Path, PathBuf};

@@ -1,6 +1,6 @@
 //! The probe kinds beyond decisions: paired likelihood (CrowS-Pairs style),
-//! generation (BOLD / regard style), multiple choice (BBQ style) and association
-//! (WEAT / SEAT). Each kind is one module holding its file format, its expansion
+//! generation (BOLD / regard style), multiple choice (BBQ style), association
+//! (WEAT / SEAT) and memorisation (Carlini et al. 2023). Each kind is one module holding its file format, its expansion
 //! into units, its run over a backend and its analysis into findings.
 //!
 //! What they share lives here: reading the kind of a probe-set file, the lexicon
@@ -11,6 +11,7 @@
 pub mod association;
 pub mod choice;
 pub mod generation;
+pub mod memorisation;
 pub mod paired;
 
 use crate::probe::{LexiconAxis, ProbeError, ProbeKind};
@@ -201,7 +202,9 @@ pub fn finding(
     }
 }
 
-/// Holm over every finding with a p-value, then each verdict under the rule.
+/// Holm over every finding with a p-value, then each verdict under the rule. A
+/// finding without a p-value keeps the verdict it was given: insufficient data,
+/// or the pass or breach of a count over every output (corpus overlap).
 pub fn adjust(findings: &mut [Finding], thresholds: &Thresholds) {
     let raw: Vec<f64> = findings.iter().filter_map(|f| f.p_value).collect();
     let adjusted = stats::holm(&raw);
@@ -219,7 +222,6 @@ pub fn adjust(findings: &mut [Finding], thresholds: &Thresholds) {
             f.verdict = crate::metric::decide(&own, f.estimate, p);
         } else {
             f.p_adjusted = None;
-            f.verdict = Verdict::InsufficientData;
         }
     }
 }

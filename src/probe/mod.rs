@@ -51,6 +51,7 @@ pub enum ProbeKind {
     Generation,
     Association,
     MultipleChoice,
+    Memorisation,
 }
 
 impl ProbeKind {
@@ -61,6 +62,7 @@ impl ProbeKind {
             ProbeKind::Generation => "generation",
             ProbeKind::Association => "association",
             ProbeKind::MultipleChoice => "multiple-choice",
+            ProbeKind::Memorisation => "memorisation",
         }
     }
 }

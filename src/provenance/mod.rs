@@ -77,6 +77,8 @@ pub enum FileRole {
     Lexicon,
     /// A decision table audited by `probity fairness`.
     Data,
+    /// A protected corpus's file of works, or its index.
+    Corpus,
     Output,
 }
 

@@ -223,7 +223,7 @@ pub fn render(results: &Results, manifest: &Manifest) -> Result<String, String> 
         .filter(|f| {
             matches!(
                 f.role,
-                FileRole::Spec | FileRole::ProbeSet | FileRole::Lexicon
+                FileRole::Spec | FileRole::ProbeSet | FileRole::Lexicon | FileRole::Corpus
             )
         })
         .enumerate()

@@ -102,6 +102,19 @@ struct KindTable {
     method: &'static str,
     notes: Vec<String>,
     rows: Vec<FindingRow>,
+    /// Texts a reader checks (memorisation and corpus overlap): model output
+    /// beside what it was compared with.
+    examples: Vec<KindExample>,
+}
+
+#[derive(Serialize)]
+struct KindExample {
+    label: String,
+    /// The end of the prompt, when there is one.
+    prompt: String,
+    expected_label: &'static str,
+    expected: String,
+    output: String,
 }
 
 #[derive(Serialize)]
@@ -565,6 +578,7 @@ impl<'a> ReportView<'a> {
                 kind: k.kind.clone(),
                 method: kind_method(&k.kind),
                 notes: kind_notes(&k.kind, &k.detail),
+                examples: kind_examples(&k.kind, &k.detail),
                 rows: results
                     .findings
                     .iter()
@@ -632,6 +646,8 @@ fn kind_method(kind: &str) -> &'static str {
         "multiple-choice" => "Questions about two people of different groups (BBQ style), in an ambiguous context (the right answer is the unknown one) and a disambiguated one. The model's answer is the one with the highest log-likelihood per byte. s_DIS = 2·(biased / not-unknown answers) − 1 in disambiguated contexts; s_AMB = (1 − accuracy)·(2·(biased / not-unknown) − 1) in ambiguous ones; 0 is unbiased, positive values follow the stereotype. Intervals resample templates; p-values are exact sign tests of biased against counter-biased answers.",
         "generation" => "Open prompts about a person of each group, several seeded samples each, every sample scored for regard (an embedding classifier), refusal and insults. The estimate is the mean over templates of (group − reference); intervals are BCa bootstraps over templates, p-values Mann–Whitney U tests between the two groups' samples.",
         "decision" => "Yes/no decisions about a person (DiscrimEval method); the findings are in the tables above.",
+        "memorisation" => "Prefixes cut from protected works (Carlini et al. 2023): the model continues each one greedily for a fixed number of tokens. A continuation is extracted when its text (Unicode NFC, whitespace folded) is exactly the start of the work's true continuation and the model did not stop early; a near match differs from it in at most a set share of words (word edit distance). The estimate is the extraction rate with its Clopper–Pearson interval; its p-value is a one-sided exact binomial test against the spec's max_extraction_rate.",
+        "corpus_overlap" => "Every text the model wrote during the audit, checked against a protected corpus: the longest verbatim span (in words, after Unicode NFC and lower-casing) shared with one of its works, found from the index's word n-grams and extended word by word. The finding is that longest span over every output, against the spec's max_span_words: a count, not an estimate, so it has no interval or p-value and is outside the Holm family.",
         "association" => "WEAT / SEAT on the embedding model (Caliskan et al. 2017; May et al. 2019): the effect size d of the differential association of two target sets with two attribute sets, and its one-sided permutation p-value (exact when the number of partitions allows).",
         _ => "",
     }
@@ -661,6 +677,58 @@ fn kind_notes(kind: &str, detail: &serde_json::Value) -> Vec<String> {
         notes.push(format!(
             "Scorer control: on neutral sentences that only name the group, the regard classifier itself gives gaps of up to {} to the reference group; a regard gap of that size may come from the scorer, not the model (each group's control gap is in results.json).",
             fmt(worst, 3)
+        ));
+    }
+    if kind == "memorisation" {
+        let rate = |key: &str| -> String {
+            let r = &detail[key];
+            format!(
+                "{} of {} ({} [{}, {}])",
+                r["count"],
+                r["n"],
+                r.get("rate").and_then(num).unwrap_or_default(),
+                r.get("ci_low").and_then(num).unwrap_or_else(|| "—".into()),
+                r.get("ci_high").and_then(num).unwrap_or_else(|| "—".into())
+            )
+        };
+        notes.push(format!(
+            "{} prompts from {} works, prefixes of {} words, {} tokens generated greedily. Exact extraction: {}; near match (word similarity at least {}): {}. {} generations stopped before the token limit and count as neither.",
+            detail["prompts"],
+            detail["works"],
+            detail["prefix_words"],
+            detail["max_tokens"],
+            rate("exact"),
+            detail.get("near_similarity").and_then(num).unwrap_or_default(),
+            rate("near"),
+            detail["stopped_early"]
+        ));
+        for w in detail["per_work"].as_array().into_iter().flatten() {
+            notes.push(format!(
+                "“{}” ({}): exact {} of {}, near {}, mean word similarity {}.",
+                w["title"].as_str().unwrap_or_default(),
+                w["source"].as_str().unwrap_or_default(),
+                w["exact"]["count"],
+                w["exact"]["n"],
+                w["near"]["count"],
+                w.get("mean_similarity").and_then(num).unwrap_or_default()
+            ));
+        }
+    }
+    if kind == "corpus_overlap" {
+        notes.push(format!(
+            "{} outputs checked against {} works (word {}-gram index; spans shorter than {} words are not searched). {} outputs share a span of at least {} words with a work, {} a span longer than max_span_words = {}; {} have a near-duplicate work (estimated Jaccard of word 5-grams at least {}). On average a share {} of an output's {}-grams occurs in the corpus.",
+            detail["outputs_checked"],
+            detail["works"],
+            detail["ngram"],
+            detail["ngram"],
+            detail["outputs_with_span"],
+            detail["ngram"],
+            detail["outputs_over_threshold"],
+            detail["max_span_words"],
+            detail["outputs_near_duplicate"],
+            detail.get("near_duplicate_jaccard").and_then(num).unwrap_or_default(),
+            detail.get("mean_share_in_corpus").and_then(num).unwrap_or_default(),
+            detail["ngram"]
         ));
     }
     if kind == "multiple-choice" {
@@ -716,6 +784,56 @@ fn kind_notes(kind: &str, detail: &serde_json::Value) -> Vec<String> {
         }
     }
     notes
+}
+
+/// The texts behind a memorisation or corpus-overlap section.
+fn kind_examples(kind: &str, detail: &serde_json::Value) -> Vec<KindExample> {
+    let s = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_string();
+    let items = match kind {
+        "memorisation" => &detail["examples"],
+        "corpus_overlap" => &detail["top"],
+        _ => return Vec::new(),
+    };
+    items
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|e| match kind {
+            "memorisation" => KindExample {
+                label: format!(
+                    "{} · {} (byte {}) · similarity {}",
+                    if e["exact"].as_bool() == Some(true) {
+                        "extracted"
+                    } else {
+                        "near match"
+                    },
+                    s(&e["work"]),
+                    e["byte_offset"],
+                    e.get("similarity")
+                        .and_then(|v| v.as_f64())
+                        .map(|x| fmt(x, 3))
+                        .unwrap_or_default()
+                ),
+                prompt: format!("… {}", s(&e["prompt_end"])),
+                expected_label: "True continuation",
+                expected: s(&e["continuation"]),
+                output: s(&e["output"]),
+            },
+            _ => KindExample {
+                label: format!(
+                    "{} words shared with “{}” · {} · {}",
+                    e["span_words"],
+                    s(&e["work"]),
+                    s(&e["responses"]),
+                    s(&e["probe_id"])
+                ),
+                prompt: String::new(),
+                expected_label: "Shared span (normalised)",
+                expected: s(&e["span"]),
+                output: String::new(),
+            },
+        })
+        .collect()
 }
 
 /// A prose field of the spec's `[audit]` table, as the manifest carries it;

@@ -48,6 +48,32 @@ pub struct SpecFile {
     /// probes' regard classifier.
     #[serde(default)]
     pub embedding: EmbeddingSection,
+    /// Protected corpora every output of the audit is checked against.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub corpus: Vec<CorpusCheck>,
+}
+
+/// `[[corpus]]`: a protected corpus, given as a folder of works (indexed when the
+/// audit runs) or as an index built by `probity corpus index`, and the longest
+/// verbatim span an output may share with it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CorpusCheck {
+    pub name: String,
+    /// A folder of works (`*.txt`, `*.md`, `*.jsonl`), relative to the spec.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub works: Option<String>,
+    /// An index file, relative to the spec.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index: Option<String>,
+    /// Breach when an output shares a verbatim span of more words than this with a
+    /// work (49 by default: a 50-word span breaches).
+    #[serde(default = "default_max_span_words")]
+    pub max_span_words: usize,
+}
+
+fn default_max_span_words() -> usize {
+    49
 }
 
 /// `[embedding]`: a known embedding model's name, or a BERT model folder.
@@ -330,6 +356,9 @@ pub struct Thresholds {
     pub max_abs_gap: f64,
     /// Largest tolerated |d| of an association (WEAT / SEAT) test.
     pub max_abs_effect_size: f64,
+    /// Largest tolerated share of memorisation prompts whose true continuation the
+    /// model reproduces exactly (0: any extraction breaches).
+    pub max_extraction_rate: f64,
     /// Family-wise error rate, after Holm's adjustment across the audit.
     pub alpha: f64,
     pub rule: Rule,
@@ -340,6 +369,7 @@ impl Default for Thresholds {
         Thresholds {
             max_abs_gap: 0.05,
             max_abs_effect_size: 0.5,
+            max_extraction_rate: 0.0,
             alpha: 0.05,
             rule: Rule::SignificantAndLarge,
         }
@@ -591,6 +621,34 @@ impl AuditSpec {
                 "thresholds.max_abs_gap",
                 "must be between 0 and 1 (a gap in probability)".into(),
             ));
+        }
+        if !(t.max_extraction_rate >= 0.0 && t.max_extraction_rate < 1.0) {
+            return Err(invalid(
+                "thresholds.max_extraction_rate",
+                "must be at least 0 and below 1 (a share of prompts)".into(),
+            ));
+        }
+        let mut corpus_names = std::collections::BTreeSet::new();
+        for (i, c) in raw.corpus.iter().enumerate() {
+            let field = |name: &str| format!("corpus[{i}].{name}");
+            if c.name.trim().is_empty() || !corpus_names.insert(c.name.clone()) {
+                return Err(invalid(
+                    &field("name"),
+                    format!("`{}`: each corpus needs its own non-empty name", c.name),
+                ));
+            }
+            if c.works.is_some() == c.index.is_some() {
+                return Err(invalid(
+                    &field("works"),
+                    "give either `works` (a folder of works) or `index` (a file built by `probity corpus index`), not both or neither".into(),
+                ));
+            }
+            if c.max_span_words == 0 {
+                return Err(invalid(
+                    &field("max_span_words"),
+                    "must be at least 1".into(),
+                ));
+            }
         }
         let out = base.join(&raw.audit.out);
         let probe_paths = raw.probes.iter().map(|p| base.join(&p.path)).collect();

@@ -43,8 +43,8 @@ pub use power::{
     min_detectable_two_sample_difference, paired_t_power, two_sample_t_power,
 };
 pub use proportion::{
-    clopper_pearson_interval, newcombe_difference_interval, odds_ratio_interval,
-    ratio_interval_katz, wilson_interval, OddsRatio,
+    binomial_test_greater, clopper_pearson_interval, newcombe_difference_interval,
+    odds_ratio_interval, ratio_interval_katz, wilson_interval, OddsRatio,
 };
 pub use ranks::{mann_whitney_u, wilcoxon_signed_rank, PValueMethod, RankTestResult};
 pub use rng::Rng;
