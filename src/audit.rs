@@ -455,13 +455,32 @@ pub fn run_audit(
         prepare_out_dir(&out_dir, &marker, options.force)?;
         progress.message(&format!("replaying {}", path.display()));
         let probes: Vec<crate::probe::Probe> = stream()?.into_iter().flatten().collect();
-        let replayed = run::replay_probes(&path, &probes)?;
+        let replayed = if run::replay::is_foreign_recording(&path)? {
+            let defaults = run::replay::ForeignFields::default();
+            let m = &spec.raw.model;
+            let fields = run::replay::ForeignFields {
+                prompt: m.prompt_field.clone().unwrap_or(defaults.prompt),
+                output: m.output_field.clone().unwrap_or(defaults.output),
+                p_yes: m.p_yes_field.clone().unwrap_or(defaults.p_yes),
+            };
+            run::replay::replay_foreign(&path, &probes, &answers, &fields)?
+        } else {
+            run::replay_probes(&path, &probes)?
+        };
         if !replayed.missing.is_empty() {
             progress.message(&format!(
-                "{} of {} probes have no recorded response (first: {}); they are reported as missing, not scored",
+                "{} of {} probes have no recorded response (first: {}){}; they are reported as missing, not scored",
                 replayed.missing.len(),
                 probes.len(),
-                replayed.missing[0]
+                replayed.missing[0],
+                if replayed.unanswered > 0 {
+                    format!(
+                        ", {} of them because the recorded output answers neither way",
+                        replayed.unanswered
+                    )
+                } else {
+                    String::new()
+                }
             ));
         }
         let responses_path = out_dir.join(RESPONSES_FILE);

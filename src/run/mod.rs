@@ -9,7 +9,7 @@
 //! rewritten atomically in probe order, so it is byte-identical across runs.
 
 mod error;
-mod replay;
+pub mod replay;
 
 pub use error::RunError;
 pub use replay::{replay_probes, Replayed};

@@ -18,6 +18,9 @@ pub struct Replayed {
     pub missing: Vec<String>,
     /// Recorded lines that answer no probe of this audit.
     pub unused: usize,
+    /// Of the missing, probes whose recorded output answers neither way (another
+    /// tool's recording).
+    pub unanswered: usize,
 }
 
 /// Replays `recording` (JSON lines of [`Response`]) for `probes`.
@@ -85,5 +88,292 @@ pub fn replay_probes(recording: &Path, probes: &[Probe]) -> Result<Replayed, Run
         responses,
         missing,
         unused: recorded.len(),
+        unanswered: 0,
+    })
+}
+
+/// Where a recording made by another tool keeps each record's prompt, output
+/// and, optionally, its probability of the favourable answer.
+#[derive(Debug, Clone)]
+pub struct ForeignFields {
+    pub prompt: String,
+    pub output: String,
+    pub p_yes: String,
+}
+
+impl Default for ForeignFields {
+    fn default() -> Self {
+        ForeignFields {
+            prompt: "prompt".into(),
+            output: "output".into(),
+            p_yes: "p_yes".into(),
+        }
+    }
+}
+
+/// The logit given to a hard answer read from an output (its p_norm is exactly 1
+/// or 0): ±20, where the logistic function is within 2e-9 of 1 or 0.
+pub const HARD_ANSWER_LOGIT: f64 = 20.0;
+
+/// A probity recording (`responses.jsonl` of an earlier run) or another tool's:
+/// a `.csv`, or a `.jsonl` whose first record has no `probe_id` and `logp_yes`.
+pub fn is_foreign_recording(recording: &Path) -> Result<bool, RunError> {
+    if recording
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("csv"))
+    {
+        return Ok(true);
+    }
+    let file = std::fs::File::open(recording).map_err(|e| RunError::io(recording, e))?;
+    use std::io::BufRead;
+    for line in std::io::BufReader::new(file).lines() {
+        let Ok(line) = line else {
+            return Ok(false); // not UTF-8: the replay names the line
+        };
+        if line.trim().is_empty() {
+            continue;
+        }
+        let value: serde_json::Value = match serde_json::from_str(&line) {
+            Ok(v) => v,
+            Err(_) => return Ok(false),
+        };
+        return Ok(!(value.get("probe_id").is_some() && value.get("logp_yes").is_some()));
+    }
+    Ok(false)
+}
+
+/// One record of a foreign recording.
+struct ForeignRecord {
+    line: usize,
+    prompt: String,
+    output: String,
+    p_yes: Option<f64>,
+}
+
+fn fold(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn read_foreign(recording: &Path, fields: &ForeignFields) -> Result<Vec<ForeignRecord>, RunError> {
+    let bad = |line: usize, message: String| RunError::Recording {
+        file: recording.to_path_buf(),
+        line,
+        message,
+    };
+    let bytes = std::fs::read(recording).map_err(|e| RunError::io(recording, e))?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        let line = 1 + e.as_bytes()[..e.utf8_error().valid_up_to()]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count();
+        bad(line, "not UTF-8 text".into())
+    })?;
+    let p_yes_of = |line: usize, raw: &str| -> Result<Option<f64>, RunError> {
+        if raw.trim().is_empty() {
+            return Ok(None);
+        }
+        match raw.trim().parse::<f64>() {
+            Ok(p) if (0.0..=1.0).contains(&p) => Ok(Some(p)),
+            _ => Err(bad(
+                line,
+                format!(
+                    "`{}` must be a probability between 0 and 1, not `{raw}`",
+                    fields.p_yes
+                ),
+            )),
+        }
+    };
+    let mut records = Vec::new();
+    let is_csv = recording
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
+    if is_csv {
+        let mut reader = csv::ReaderBuilder::new()
+            .flexible(false)
+            .from_reader(text.as_bytes());
+        let headers = reader
+            .headers()
+            .map_err(|e| bad(1, format!("no CSV header: {e}")))?
+            .clone();
+        let column = |name: &str| headers.iter().position(|h| h.trim() == name);
+        let (Some(pi), Some(oi)) = (column(&fields.prompt), column(&fields.output)) else {
+            return Err(bad(
+                1,
+                format!(
+                    "the header needs columns `{}` and `{}` (found: {})",
+                    fields.prompt,
+                    fields.output,
+                    headers.iter().collect::<Vec<_>>().join(", ")
+                ),
+            ));
+        };
+        let yi = column(&fields.p_yes);
+        for row in reader.records() {
+            let row = row.map_err(|e| {
+                let line = e.position().map_or(0, |p| p.line() as usize);
+                bad(line, format!("not a CSV row: {e}"))
+            })?;
+            let line = row.position().map_or(0, |p| p.line() as usize);
+            records.push(ForeignRecord {
+                line,
+                prompt: row[pi].to_string(),
+                output: row[oi].to_string(),
+                p_yes: match yi {
+                    Some(i) => p_yes_of(line, &row[i])?,
+                    None => None,
+                },
+            });
+        }
+    } else {
+        for (i, raw) in text.lines().enumerate() {
+            if raw.trim().is_empty() {
+                continue;
+            }
+            let line = i + 1;
+            let value: serde_json::Value = serde_json::from_str(raw)
+                .map_err(|e| bad(line, format!("not a JSON object: {e}")))?;
+            let field = |name: &str| -> Result<String, RunError> {
+                match value.get(name) {
+                    Some(serde_json::Value::String(s)) => Ok(s.clone()),
+                    Some(_) => Err(bad(line, format!("`{name}` is not a string"))),
+                    None => Err(bad(line, format!("no `{name}` field"))),
+                }
+            };
+            let p_yes = match value.get(&fields.p_yes) {
+                None | Some(serde_json::Value::Null) => None,
+                Some(serde_json::Value::Number(n)) => p_yes_of(line, &n.to_string())?,
+                Some(other) => p_yes_of(line, &other.to_string())?,
+            };
+            records.push(ForeignRecord {
+                line,
+                prompt: field(&fields.prompt)?,
+                output: field(&fields.output)?,
+                p_yes,
+            });
+        }
+    }
+    Ok(records)
+}
+
+/// The answer an output gives: its first word (letters and digits, any case)
+/// among the favourable or the unfavourable answers; `None` for anything else.
+pub fn hard_answer(output: &str, answers: &crate::probe::Answers) -> Option<bool> {
+    let first = output
+        .split(|c: char| !c.is_alphanumeric())
+        .find(|w| !w.is_empty())?
+        .to_lowercase();
+    let is = |list: &[String]| list.iter().any(|a| a.trim().to_lowercase() == first);
+    match (is(&answers.favourable), is(&answers.unfavourable)) {
+        (true, false) => Some(true),
+        (false, true) => Some(false),
+        _ => None,
+    }
+}
+
+/// Replays a recording made by another tool: records of a prompt and the
+/// model's output (CSV with a header, or JSON lines), matched to probes by their
+/// text: a record answers a probe when its prompt, with whitespace folded, is the
+/// probe's prompt or contains it (the longest such probe prompt wins, so a chat
+/// template around the question is fine). The decision is the record's `p_yes`
+/// when it has one, else the output's first word (`hard_answer`); an output that
+/// answers neither is reported as missing with the probes no record answers.
+pub fn replay_foreign(
+    recording: &Path,
+    probes: &[Probe],
+    answers: &BTreeMap<String, crate::probe::Answers>,
+    fields: &ForeignFields,
+) -> Result<Replayed, RunError> {
+    let records = read_foreign(recording, fields)?;
+    let bad = |line: usize, message: String| RunError::Recording {
+        file: recording.to_path_buf(),
+        line,
+        message,
+    };
+    // Probe prompts, folded, longest first.
+    let mut by_text: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for (i, p) in probes.iter().enumerate() {
+        by_text.entry(fold(&p.prompt)).or_default().push(i);
+    }
+    let mut texts: Vec<&String> = by_text.keys().collect();
+    texts.sort_by(|a, b| b.len().cmp(&a.len()).then(a.cmp(b)));
+    let mut answered: Vec<Option<(usize, Response)>> = vec![None; probes.len()];
+    let mut unused = 0;
+    let mut unanswerable = 0;
+    for rec in &records {
+        let folded = fold(&rec.prompt);
+        let key = if by_text.contains_key(&folded) {
+            Some(&folded)
+        } else {
+            texts.iter().copied().find(|t| folded.contains(t.as_str()))
+        };
+        let Some(key) = key else {
+            unused += 1;
+            continue;
+        };
+        for &i in &by_text[key] {
+            let probe = &probes[i];
+            if let Some((first, _)) = &answered[i] {
+                return Err(bad(
+                    rec.line,
+                    format!(
+                        "probe {} is answered twice (first on line {first})",
+                        probe.id
+                    ),
+                ));
+            }
+            let p = match rec.p_yes {
+                Some(p) => Some(p),
+                None => answers
+                    .get(&probe.probe_set)
+                    .and_then(|a| hard_answer(&rec.output, a))
+                    .map(|yes| if yes { 1.0 } else { 0.0 }),
+            };
+            let Some(p) = p else {
+                unanswerable += 1;
+                continue;
+            };
+            let logit = if p <= 0.0 {
+                -HARD_ANSWER_LOGIT
+            } else if p >= 1.0 {
+                HARD_ANSWER_LOGIT
+            } else {
+                (p / (1.0 - p))
+                    .ln()
+                    .clamp(-HARD_ANSWER_LOGIT, HARD_ANSWER_LOGIT)
+            };
+            // A recorded decision, not a distribution over the answer words.
+            let mut r = Response::new(probe, rec.prompt.clone(), 0.0, -logit);
+            r.logp_yes = p.max(f64::MIN_POSITIVE).ln();
+            r.logp_no = (1.0 - p).max(f64::MIN_POSITIVE).ln();
+            r.mass = 1.0;
+            r.logit = logit;
+            r.p_norm = p;
+            r.output = Some(rec.output.clone());
+            answered[i] = Some((rec.line, r));
+        }
+    }
+    if answered.iter().all(Option::is_none) && unanswerable == 0 {
+        return Err(bad(
+            records.first().map_or(1, |r| r.line),
+            format!(
+                "no record answers a probe of this audit ({} records; a record answers a probe when its `{}` contains the probe's prompt)",
+                records.len(),
+                fields.prompt
+            ),
+        ));
+    }
+    let mut responses = Vec::new();
+    let mut missing = Vec::new();
+    for (probe, a) in probes.iter().zip(answered) {
+        match a {
+            Some((_, r)) => responses.push(r),
+            None => missing.push(probe.id.clone()),
+        }
+    }
+    Ok(Replayed {
+        responses,
+        missing,
+        unused,
+        unanswered: unanswerable,
     })
 }

@@ -234,6 +234,15 @@ pub struct ModelSection {
     /// For `kind = "replay"`: the name of the model the recording came from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label: Option<String>,
+    /// For `kind = "replay"` of another tool's CSV or JSONL: the column or field
+    /// holding each record's prompt (default `prompt`), output (`output`) and
+    /// optional probability of the favourable answer (`p_yes`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt_field: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_field: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p_yes_field: Option<String>,
     /// For `kind = "subprocess"`: the program and its arguments, run in the spec's folder.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub command: Option<Vec<String>>,
@@ -467,6 +476,16 @@ impl AuditSpec {
             return Err(invalid(
                 "model.path",
                 "a replay needs `path`: the recorded responses.jsonl to replay".into(),
+            ));
+        }
+        if raw.model.kind != ModelKind::Replay
+            && (raw.model.prompt_field.is_some()
+                || raw.model.output_field.is_some()
+                || raw.model.p_yes_field.is_some())
+        {
+            return Err(invalid(
+                "model.prompt_field",
+                "`prompt_field`, `output_field` and `p_yes_field` describe a recording: they apply to kind = \"replay\" only".into(),
             ));
         }
         if raw.model.kind == ModelKind::Replay && raw.model.name.is_some() {
