@@ -26,6 +26,8 @@ enum Behaviour {
     Hang(u64),
     CloseMidResponse,
     NoLogprobs,
+    /// An echo answer whose single token covers the whole text.
+    EchoMerged,
 }
 
 struct Recorded {
@@ -51,7 +53,77 @@ fn listed(prompt: &str) -> Vec<(&'static str, f64)> {
     ]
 }
 
+/// The test server's tokens: a space and a run of letters and digits, a run of
+/// letters and digits, or any other single character; (piece, char offset).
+fn echo_tokens(text: &str) -> Vec<(String, usize)> {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let start = i;
+        if chars[i] == ' ' && chars.get(i + 1).is_some_and(|c| c.is_alphanumeric()) {
+            i += 1;
+        }
+        if chars[i].is_alphanumeric() {
+            while i < chars.len() && chars[i].is_alphanumeric() {
+                i += 1;
+            }
+        } else {
+            i += 1;
+        }
+        out.push((chars[start..i].iter().collect(), start));
+    }
+    out
+}
+
+/// The log-probability the echo server gives a token: it depends on the piece
+/// and its offset, so every prompt and continuation scores differently.
+fn echo_logprob(piece: &str, offset: usize) -> f64 {
+    -(0.05 + 0.1 * (offset % 7) as f64 + 0.03 * piece.chars().count() as f64)
+}
+
+fn echo_answer(body: &Value, merged: bool) -> Value {
+    let texts: Vec<String> = body["prompt"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap().to_string())
+        .collect();
+    let choices: Vec<Value> = texts
+        .iter()
+        .enumerate()
+        .map(|(i, text)| {
+            let tokens = if merged {
+                vec![(text.clone(), 0)]
+            } else {
+                echo_tokens(text)
+            };
+            let lps: Vec<Value> = tokens
+                .iter()
+                .enumerate()
+                .map(|(k, (p, o))| {
+                    if k == 0 {
+                        Value::Null
+                    } else {
+                        json!(echo_logprob(p, *o))
+                    }
+                })
+                .collect();
+            json!({ "index": i, "text": text, "logprobs": {
+                "tokens": tokens.iter().map(|(p, _)| p.clone()).collect::<Vec<_>>(),
+                "token_logprobs": lps,
+                "text_offset": tokens.iter().map(|(_, o)| *o).collect::<Vec<_>>(),
+            } })
+        })
+        .collect();
+    // Listed in reverse: the backend must go by `index`.
+    json!({ "choices": choices.into_iter().rev().collect::<Vec<_>>() })
+}
+
 fn answer(path: &str, body: &Value, logprobs: bool) -> Value {
+    if body["echo"] == json!(true) {
+        return echo_answer(body, false);
+    }
     let prompt = if path.ends_with("/chat/completions") {
         body["messages"][0]["content"]
             .as_str()
@@ -141,6 +213,9 @@ fn serve(behaviour: impl Fn(usize) -> Behaviour + Send + Sync + 'static) -> Serv
                 match behaviour(n) {
                     Behaviour::Answer => respond(&mut stream, 200, "", &reply(true)),
                     Behaviour::NoLogprobs => respond(&mut stream, 200, "", &reply(false)),
+                    Behaviour::EchoMerged => {
+                        respond(&mut stream, 200, "", &echo_answer(&body, true).to_string())
+                    }
                     Behaviour::Status(code, after) => {
                         let extra =
                             after.map_or(String::new(), |s| format!("Retry-After: {s}\r\n"));
@@ -356,6 +431,73 @@ fn a_server_that_keeps_failing_stops_the_audit_with_the_work_kept() {
         .stderr(contains("no usable answer after 3 attempts"))
         .stderr(contains("HTTP 500"));
     assert_eq!(responses(dir.path()).len(), 8);
+}
+
+#[test]
+fn echo_scoring_sums_the_continuation_tokens_exactly() {
+    let server = serve(|_| Behaviour::Answer);
+    let (dir, spec) = fixture(&server.url, "endpoint = \"echo\"\n");
+    let a = audit(&spec);
+    let code = a.get_output().status.code().unwrap();
+    assert!(
+        code <= 1,
+        "{}",
+        String::from_utf8_lossy(&a.get_output().stderr)
+    );
+    // One request per probe, listing the prompt followed by each answer form.
+    let rs = responses(dir.path());
+    assert_eq!(rs.len(), 48);
+    {
+        let requests = server.requests.lock().unwrap();
+        assert_eq!(requests.len(), 48);
+        for r in requests.iter() {
+            assert_eq!(r.path, "/v1/completions");
+            assert_eq!(r.body["echo"], true);
+            assert_eq!(r.body["max_tokens"], 0);
+            assert_eq!(r.body["prompt"].as_array().unwrap().len(), 8);
+        }
+    }
+    // Each answer form's score, from the server's own token rule: the tokens
+    // starting at or after the end of the prompt.
+    let score = |prompt: &str, form: &str| -> f64 {
+        let start = prompt.chars().count();
+        echo_tokens(&format!("{prompt}{form}"))
+            .iter()
+            .filter(|(_, o)| *o >= start)
+            .map(|(p, o)| echo_logprob(p, *o))
+            .sum()
+    };
+    for r in &rs {
+        let prompt = r["prompt"].as_str().unwrap();
+        let yes: Vec<f64> = ["yes", "Yes", " yes", " Yes"]
+            .iter()
+            .map(|f| score(prompt, f))
+            .collect();
+        let no: Vec<f64> = ["no", "No", " no", " No"]
+            .iter()
+            .map(|f| score(prompt, f))
+            .collect();
+        assert!(
+            (r["logp_yes"].as_f64().unwrap() - lse(&yes)).abs() < 1e-12,
+            "{r}"
+        );
+        assert!(
+            (r["logp_no"].as_f64().unwrap() - lse(&no)).abs() < 1e-12,
+            "{r}"
+        );
+        // Nothing is censored: every form is scored.
+        assert!(r.get("censored").is_none(), "{r}");
+    }
+    // A server whose tokens run across the end of the prompt cannot be used.
+    let server = serve(|_| Behaviour::EchoMerged);
+    let (_dir, spec) = fixture(&server.url, "endpoint = \"echo\"\n");
+    let a = audit(&spec);
+    assert_ne!(a.get_output().status.code(), Some(0));
+    let stderr = String::from_utf8_lossy(&a.get_output().stderr).to_string();
+    assert!(
+        stderr.contains("runs across the end of the prompt"),
+        "{stderr}"
+    );
 }
 
 #[test]

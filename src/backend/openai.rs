@@ -8,6 +8,13 @@
 //! so that bound is used and the continuation is recorded as censored, never taken
 //! as zero. A server that gives no log-probabilities at all is an error that says so.
 //!
+//! With `endpoint = "echo"` (lm-eval's method for such servers) a prompt is one
+//! request listing the prompt followed by each continuation, `echo: true`,
+//! `max_tokens: 0`: the server returns every token of each text with its
+//! log-probability and character offset, and a continuation's score is the sum over
+//! the tokens that start at or after the end of the prompt. A token that straddles
+//! the end of the prompt makes the continuation unscorable: an error that says so.
+//!
 //! Requests run `concurrency` at a time; each is retried on 429, 5xx and transport
 //! failures (refused, reset, closed mid-response, timed out) with exponential backoff
 //! and jitter, honouring `Retry-After`. The API key is read from the environment
@@ -30,6 +37,11 @@ pub enum Endpoint {
     /// `/v1/chat/completions`: the user message is sent, and the probe's answer
     /// prefix as the start of the assistant's reply.
     Chat,
+    /// `/v1/completions` with `echo`: each continuation is sent appended to the
+    /// prompt, and the server returns the log-probability of every token of that
+    /// text; the continuation's tokens are summed. Exact (never censored), for
+    /// continuations of any length, where the server supports it.
+    Echo,
 }
 
 /// How to reach the server.
@@ -152,14 +164,27 @@ impl OpenAiModel {
 
     fn url(&self) -> String {
         match self.settings.endpoint {
-            Endpoint::Completions => format!("{}/completions", self.settings.base_url),
+            Endpoint::Completions | Endpoint::Echo => {
+                format!("{}/completions", self.settings.base_url)
+            }
             Endpoint::Chat => format!("{}/chat/completions", self.settings.base_url),
         }
     }
 
-    fn body(&self, prompt: &ScorePrompt) -> Value {
+    fn body(&self, prompt: &ScorePrompt, continuations: &[String]) -> Value {
         let s = &self.settings;
         match s.endpoint {
+            Endpoint::Echo => json!({
+                "model": s.api_model,
+                "prompt": continuations
+                    .iter()
+                    .map(|c| format!("{}{c}", prompt.text))
+                    .collect::<Vec<_>>(),
+                "max_tokens": 0,
+                "temperature": 0,
+                "echo": true,
+                "logprobs": 1,
+            }),
             Endpoint::Completions => json!({
                 "model": s.api_model,
                 "prompt": prompt.text,
@@ -283,8 +308,13 @@ impl OpenAiModel {
                                     break mine;
                                 }
                                 let result = self
-                                    .request(&self.body(&prompts[i]), i)
-                                    .and_then(|v| self.read_scores(&v, continuations));
+                                    .request(&self.body(&prompts[i], continuations), i)
+                                    .and_then(|v| match self.settings.endpoint {
+                                        Endpoint::Echo => {
+                                            self.read_echo(&v, &prompts[i].text, continuations)
+                                        }
+                                        _ => self.read_scores(&v, continuations),
+                                    });
                                 if result.is_err() {
                                     // Stop handing out work; the first failure is reported.
                                     next.store(prompts.len(), Ordering::Relaxed);
@@ -337,7 +367,7 @@ impl OpenAiModel {
             .ok_or_else(none)?;
         let pairs: Vec<(String, f64)> = match self.settings.endpoint {
             // {"top_logprobs": [{"token": logprob, …}]}
-            Endpoint::Completions => logprobs
+            Endpoint::Completions | Endpoint::Echo => logprobs
                 .get("top_logprobs")
                 .and_then(|t| t.get(0))
                 .and_then(|t| t.as_object())
@@ -372,6 +402,94 @@ impl OpenAiModel {
             });
         }
         Ok(pairs)
+    }
+
+    /// The continuations' scores from an echo answer: choice `i` (by its `index`)
+    /// is the prompt followed by continuation `i`.
+    fn read_echo(
+        &self,
+        v: &Value,
+        prompt: &str,
+        continuations: &[String],
+    ) -> Result<Vec<ContinuationScore>, BackendError> {
+        let bad = |message: String| BackendError::Endpoint {
+            url: self.url(),
+            message,
+        };
+        let choices = v
+            .get("choices")
+            .and_then(|c| c.as_array())
+            .ok_or_else(|| bad("the answer has no `choices`".into()))?;
+        let start = prompt.chars().count();
+        let mut out = Vec::with_capacity(continuations.len());
+        for (i, c) in continuations.iter().enumerate() {
+            let choice = choices
+                .iter()
+                .find(|ch| ch.get("index").and_then(|x| x.as_u64()) == Some(i as u64))
+                .or_else(|| choices.get(i))
+                .ok_or_else(|| bad(format!("no choice for continuation {i} ({c:?})")))?;
+            let lp = choice
+                .get("logprobs")
+                .filter(|l| !l.is_null())
+                .ok_or(BackendError::NoLogprobs { url: self.url() })?;
+            let list = |key: &str| -> Result<&Vec<Value>, BackendError> {
+                lp.get(key).and_then(|x| x.as_array()).ok_or_else(|| {
+                    bad(format!(
+                        "an echo answer needs `logprobs.{key}` (does the server support `echo`?)"
+                    ))
+                })
+            };
+            let (tokens, logprobs, offsets) = (
+                list("tokens")?,
+                list("token_logprobs")?,
+                list("text_offset")?,
+            );
+            if tokens.len() != logprobs.len() || tokens.len() != offsets.len() {
+                return Err(bad(
+                    "`tokens`, `token_logprobs` and `text_offset` differ in length".into(),
+                ));
+            }
+            let end = start + c.chars().count();
+            let mut scores = Vec::new();
+            let mut starts_at_boundary = false;
+            for ((t, l), o) in tokens.iter().zip(logprobs).zip(offsets) {
+                let o = o
+                    .as_u64()
+                    .ok_or_else(|| bad("a `text_offset` is not a number".into()))?
+                    as usize;
+                let piece = t.as_str().unwrap_or_default().to_string();
+                if o < start && o + piece.chars().count() > start {
+                    return Err(bad(format!(
+                        "the server's token {piece:?} runs across the end of the prompt, so the score of {c:?} cannot be separated from it; use endpoint = \"completions\""
+                    )));
+                }
+                if o >= start && o < end {
+                    starts_at_boundary |= o == start;
+                    let l = l.as_f64().filter(|x| *x <= 1e-9).ok_or_else(|| {
+                        bad(format!(
+                            "the log-probability of token {piece:?} is not a number ≤ 0"
+                        ))
+                    })?;
+                    scores.push(TokenScore {
+                        id: 0,
+                        piece,
+                        logprob: l,
+                    });
+                }
+            }
+            if !starts_at_boundary || scores.is_empty() {
+                return Err(bad(format!(
+                    "no token of the echoed text starts where the prompt ends, so {c:?} cannot be scored"
+                )));
+            }
+            out.push(ContinuationScore {
+                text: c.clone(),
+                logprob: scores.iter().map(|s| s.logprob).sum(),
+                tokens: scores,
+                censored: false,
+            });
+        }
+        Ok(out)
     }
 
     fn read_scores(
