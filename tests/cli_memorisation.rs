@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::mini::{probe_set, LEXICON_AGE, LEXICON_GENDER};
+use common::mini::{probe_set, record_tiny_audit, LEXICON_AGE, LEXICON_GENDER};
 use common::tiny_gguf::write_tiny_gguf;
 use common::{probity, repo, write};
 use std::path::{Path, PathBuf};
@@ -172,25 +172,12 @@ rows along the rail like a congregation waiting for the sermon to begin.";
 fn replay_fixture(max_span_words: usize) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().to_path_buf();
-    write_tiny_gguf(&root.join("tiny.gguf"), 42);
-    write(&root.join("probes/lexicon/gender.toml"), LEXICON_GENDER);
-    write(&root.join("probes/lexicon/age.toml"), LEXICON_AGE);
-    write(&root.join("probes/mini.toml"), &probe_set(4));
+    record_tiny_audit(&root, 4, "", 199);
     write(&root.join("works/keeper.txt"), WORK);
     write(
         &root.join("works/other.jsonl"),
         "{\"title\": \"Another work\", \"text\": \"Nothing in this one is copied by the outputs at all, it only has to be indexed.\"}\n",
     );
-    write(
-        &root.join("record.toml"),
-        "[audit]\nname = \"recording\"\nseed = 5\nout = \"record\"\n\n[model]\nkind = \"gguf\"\npath = \"tiny.gguf\"\n\n[[probes]]\npath = \"probes/mini.toml\"\n\n[scoring]\nn_boot = 199\n",
-    );
-    let a = probity()
-        .arg("audit")
-        .arg(root.join("record.toml"))
-        .assert();
-    let code = a.get_output().status.code().unwrap();
-    assert!(code == 0 || code == 1, "recording audit exited {code}");
     // Words 10..52 of the work (42 words) in the third output, 12 words in the
     // fifth, and an unrelated sentence everywhere else.
     let work_words: Vec<&str> = WORK.split_whitespace().collect();

@@ -5,8 +5,7 @@
 
 mod common;
 
-use common::mini::{probe_set, LEXICON_AGE, LEXICON_GENDER};
-use common::tiny_gguf::write_tiny_gguf;
+use common::mini::record_tiny_audit;
 use common::{probity, write};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -15,25 +14,7 @@ use std::path::{Path, PathBuf};
 fn recorded() -> (tempfile::TempDir, PathBuf, Vec<serde_json::Value>) {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().to_path_buf();
-    write_tiny_gguf(&root.join("tiny.gguf"), 42);
-    write(&root.join("probes/lexicon/gender.toml"), LEXICON_GENDER);
-    write(&root.join("probes/lexicon/age.toml"), LEXICON_AGE);
-    write(&root.join("probes/mini.toml"), &probe_set(6));
-    write(
-        &root.join("record.toml"),
-        "[audit]\nname = \"recording\"\nseed = 5\nout = \"record\"\n\n[model]\nkind = \"gguf\"\npath = \"tiny.gguf\"\n\n[[probes]]\npath = \"probes/mini.toml\"\n\n[scoring]\nn_boot = 199\n",
-    );
-    let a = probity()
-        .arg("audit")
-        .arg(root.join("record.toml"))
-        .assert();
-    let code = a.get_output().status.code().unwrap();
-    assert!(code == 0 || code == 1, "recording audit exited {code}");
-    let lines = std::fs::read_to_string(root.join("record/responses.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines = record_tiny_audit(&root, 6, "", 199);
     (dir, root, lines)
 }
 

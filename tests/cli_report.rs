@@ -8,8 +8,8 @@
 
 mod common;
 
-use common::mini::{probe_set_with, LEXICON_AGE, LEXICON_GENDER};
-use common::{probity, repo, tiny_gguf::write_tiny_gguf, write};
+use common::mini::record_tiny_audit;
+use common::{probity, repo, write};
 use predicates::str::contains;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -53,10 +53,7 @@ fn toml_string(s: &str) -> String {
 fn replayed_audit() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().to_path_buf();
-    write_tiny_gguf(&root.join("tiny.gguf"), 42);
-    write(&root.join("probes/lexicon/gender.toml"), LEXICON_GENDER);
-    write(&root.join("probes/lexicon/age.toml"), LEXICON_AGE);
-    write(&root.join("probes/mini.toml"), &probe_set_with(6, HOSTILE));
+    record_tiny_audit(&root, 6, HOSTILE, 499);
     let hostile = toml_string(HOSTILE);
     let documented = format!(
         r#"
@@ -78,16 +75,6 @@ kind = "synthetic"
 generated_by = "another model"
 "#
     );
-    write(
-        &root.join("record.toml"),
-        "[audit]\nname = \"recording\"\nseed = 5\nout = \"record\"\n\n[model]\nkind = \"gguf\"\npath = \"tiny.gguf\"\n\n[[probes]]\npath = \"probes/mini.toml\"\n\n[scoring]\nn_boot = 499\n",
-    );
-    let a = probity()
-        .arg("audit")
-        .arg(root.join("record.toml"))
-        .assert();
-    let code = a.get_output().status.code().unwrap();
-    assert!(code == 0 || code == 1, "recording audit exited {code}");
 
     // Every recorded response gets a hostile output, as a recording made by
     // another tool might carry.

@@ -23,21 +23,30 @@ pub struct Replayed {
     pub unanswered: usize,
 }
 
+/// A recording's text; bytes that are not UTF-8 are an error naming their line.
+fn read_text(recording: &Path) -> Result<String, RunError> {
+    let bytes = std::fs::read(recording).map_err(|e| RunError::io(recording, e))?;
+    String::from_utf8(bytes).map_err(|e| {
+        let line = 1 + e.as_bytes()[..e.utf8_error().valid_up_to()]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count();
+        RunError::Recording {
+            file: recording.to_path_buf(),
+            line,
+            message: "not UTF-8 text".into(),
+        }
+    })
+}
+
 /// Replays `recording` (JSON lines of [`Response`]) for `probes`.
 pub fn replay_probes(recording: &Path, probes: &[Probe]) -> Result<Replayed, RunError> {
-    let text = std::fs::read(recording).map_err(|e| RunError::io(recording, e))?;
+    let text = read_text(recording)?;
     let bad = |line: usize, message: String| RunError::Recording {
         file: recording.to_path_buf(),
         line,
         message,
     };
-    let text = String::from_utf8(text).map_err(|e| {
-        let line = 1 + e.as_bytes()[..e.utf8_error().valid_up_to()]
-            .iter()
-            .filter(|&&b| b == b'\n')
-            .count();
-        bad(line, "not UTF-8 text".into())
-    })?;
     let mut recorded: BTreeMap<String, (usize, Response)> = BTreeMap::new();
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
@@ -160,14 +169,7 @@ fn read_foreign(recording: &Path, fields: &ForeignFields) -> Result<Vec<ForeignR
         line,
         message,
     };
-    let bytes = std::fs::read(recording).map_err(|e| RunError::io(recording, e))?;
-    let text = String::from_utf8(bytes).map_err(|e| {
-        let line = 1 + e.as_bytes()[..e.utf8_error().valid_up_to()]
-            .iter()
-            .filter(|&&b| b == b'\n')
-            .count();
-        bad(line, "not UTF-8 text".into())
-    })?;
+    let text = read_text(recording)?;
     let p_yes_of = |line: usize, raw: &str| -> Result<Option<f64>, RunError> {
         if raw.trim().is_empty() {
             return Ok(None);

@@ -52,3 +52,34 @@ pub fn probe_set_with(n: usize, extra: &str) -> String {
     }
     text
 }
+
+/// Writes the tiny model, the lexicons and `probe_set_with(n, extra)` under
+/// `root`, records an audit of them into `root/record` (`n_boot` resamples) and
+/// returns its responses: the prompts another tool would have sent, for the
+/// replay tests.
+pub fn record_tiny_audit(
+    root: &std::path::Path,
+    n: usize,
+    extra: &str,
+    n_boot: usize,
+) -> Vec<serde_json::Value> {
+    super::tiny_gguf::write_tiny_gguf(&root.join("tiny.gguf"), 42);
+    super::write(&root.join("probes/lexicon/gender.toml"), LEXICON_GENDER);
+    super::write(&root.join("probes/lexicon/age.toml"), LEXICON_AGE);
+    super::write(&root.join("probes/mini.toml"), &probe_set_with(n, extra));
+    super::write(
+        &root.join("record.toml"),
+        &format!("[audit]\nname = \"recording\"\nseed = 5\nout = \"record\"\n\n[model]\nkind = \"gguf\"\npath = \"tiny.gguf\"\n\n[[probes]]\npath = \"probes/mini.toml\"\n\n[scoring]\nn_boot = {n_boot}\n"),
+    );
+    let a = super::probity()
+        .arg("audit")
+        .arg(root.join("record.toml"))
+        .assert();
+    let code = a.get_output().status.code().unwrap();
+    assert!(code == 0 || code == 1, "recording audit exited {code}");
+    std::fs::read_to_string(root.join("record/responses.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
