@@ -16,7 +16,7 @@
 
 use super::{
     cluster_interval, definite, finding, invalid, invalid_at, load_axes, read, sign_test,
-    text_hash, AnalysisSettings, Journal, JournalLine, KindOutcome,
+    text_hash, AnalysisSettings, Journal, KindOutcome,
 };
 use crate::backend::{Backend, ScorePrompt};
 use crate::probe::{stable_id, LexiconAxis, ProbeError, ProbeKind};
@@ -381,14 +381,7 @@ pub struct ChoiceLine {
     pub unknown: usize,
 }
 
-impl JournalLine for ChoiceLine {
-    fn unit_id(&self) -> &str {
-        &self.probe_id
-    }
-    fn text_sha256(&self) -> &str {
-        &self.text_sha256
-    }
-}
+super::journal_line!(ChoiceLine);
 
 fn prompt_of(
     backend: &Backend,

@@ -8,7 +8,7 @@
 
 use super::{
     finding, invalid, invalid_at, load_axes, read, text_hash, AnalysisSettings, Journal,
-    JournalLine, KindOutcome,
+    KindOutcome,
 };
 use crate::backend::generate::GenerationConfig;
 use crate::backend::Backend;
@@ -281,14 +281,7 @@ pub struct GenLine {
     pub scores: BTreeMap<String, f64>,
 }
 
-impl JournalLine for GenLine {
-    fn unit_id(&self) -> &str {
-        &self.probe_id
-    }
-    fn text_sha256(&self) -> &str {
-        &self.text_sha256
-    }
-}
+super::journal_line!(GenLine);
 
 /// Scores a batch of texts: one map of named scores per text.
 pub type ScoreTexts<'a> = dyn FnMut(&[String]) -> Result<Vec<BTreeMap<String, f64>>, String> + 'a;

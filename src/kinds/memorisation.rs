@@ -18,9 +18,7 @@
 //!   (1 − `near_similarity`) of them in word-level edit distance; every exact
 //!   match is a near match.
 
-use super::{
-    finding, invalid, read, text_hash, AnalysisSettings, Journal, JournalLine, KindOutcome,
-};
+use super::{finding, invalid, read, text_hash, AnalysisSettings, Journal, KindOutcome};
 use crate::backend::generate::{Finish, GenerationConfig};
 use crate::backend::Backend;
 use crate::corpus::{cut_pairs, read_works, MemorisationOptions, WorkText};
@@ -268,14 +266,7 @@ pub struct MemLine {
     pub matched: Match,
 }
 
-impl JournalLine for MemLine {
-    fn unit_id(&self) -> &str {
-        &self.probe_id
-    }
-    fn text_sha256(&self) -> &str {
-        &self.text_sha256
-    }
-}
+super::journal_line!(MemLine);
 
 /// Generates every prompt's continuation greedily (resuming from
 /// `responses-<set>.jsonl`) and matches it.

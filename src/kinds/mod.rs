@@ -292,6 +292,22 @@ pub trait JournalLine: Serialize + DeserializeOwned + Clone {
     fn text_sha256(&self) -> &str;
 }
 
+/// Implements [`JournalLine`] for a line type with `probe_id` and `text_sha256`
+/// fields.
+macro_rules! journal_line {
+    ($line:ty) => {
+        impl $crate::kinds::JournalLine for $line {
+            fn unit_id(&self) -> &str {
+                &self.probe_id
+            }
+            fn text_sha256(&self) -> &str {
+                &self.text_sha256
+            }
+        }
+    };
+}
+pub(crate) use journal_line;
+
 /// A resumable, append-only JSON-lines file of responses, rewritten in unit order
 /// at the end so that it is byte-identical across runs.
 pub struct Journal<T: JournalLine> {

@@ -13,7 +13,7 @@
 
 use super::{
     cluster_interval, finding, invalid, invalid_at, load_axes, pooled_mean, read, sign_test,
-    text_hash, AnalysisSettings, Journal, JournalLine, KindOutcome,
+    text_hash, AnalysisSettings, Journal, KindOutcome,
 };
 use crate::backend::Backend;
 use crate::probe::{stable_id, LexiconAxis, ProbeError, ProbeKind};
@@ -273,14 +273,7 @@ pub struct PairLine {
     pub n_tokens_contrast: usize,
 }
 
-impl JournalLine for PairLine {
-    fn unit_id(&self) -> &str {
-        &self.probe_id
-    }
-    fn text_sha256(&self) -> &str {
-        &self.text_sha256
-    }
-}
+super::journal_line!(PairLine);
 
 fn unit_hash(u: &PairUnit) -> String {
     text_hash(&format!("{}\u{1f}{}", u.stereotyped, u.contrast))
