@@ -183,7 +183,7 @@ fn bad_work(source: &Source, line: usize, message: String) -> CorpusError {
 }
 
 /// The title and text of a work.
-fn parse(source: &Source, raw: &RawWork) -> Result<(String, String), CorpusError> {
+fn parse(source: &Source, raw: RawWork) -> Result<(String, String), CorpusError> {
     let file_name = source
         .path
         .file_name()
@@ -191,14 +191,14 @@ fn parse(source: &Source, raw: &RawWork) -> Result<(String, String), CorpusError
         .unwrap_or_else(|| source.rel.clone());
     match source.kind {
         Kind::Text => {
-            let text = std::str::from_utf8(&raw.bytes).map_err(|e| {
+            let text = String::from_utf8(raw.bytes).map_err(|e| {
                 bad_work(
                     source,
                     0,
-                    format!("not UTF-8 text (byte {})", e.valid_up_to()),
+                    format!("not UTF-8 text (byte {})", e.utf8_error().valid_up_to()),
                 )
             })?;
-            Ok((file_name, text.to_string()))
+            Ok((file_name, text))
         }
         Kind::Jsonl => {
             let bad = |m: String| bad_work(source, raw.line, m);
@@ -224,20 +224,22 @@ fn parse(source: &Source, raw: &RawWork) -> Result<(String, String), CorpusError
 
 fn process(
     sources: &[Source],
-    raw: &RawWork,
+    raw: RawWork,
     n: usize,
     minhash: &MinHash,
 ) -> Result<Processed, CorpusError> {
     let source = &sources[raw.source];
+    let line = raw.line;
     let (title, text) = parse(source, raw)?;
+    // One tokenising pass: the word hashes give the n-grams and the shingles.
     let tokens = text::token_hashes(&text);
     let ngrams = text::ngram_hashes(&tokens, n);
-    let signature = text::signature(minhash, &text);
+    let signature = text::signature_of_tokens(minhash, &tokens);
     Ok(Processed {
         record: WorkRecord {
             title,
             source: source.rel.clone(),
-            line: (raw.line > 0).then_some(raw.line),
+            line: (line > 0).then_some(line),
             bytes: text.len() as u64,
             sha256: Sha256::digest(text.as_bytes()).into(),
             token_start: 0,
@@ -287,7 +289,7 @@ pub fn build_index(
         let (processed, next) = rayon::join(
             || {
                 batch
-                    .par_iter()
+                    .into_par_iter()
                     .map(|raw| process(&sources, raw, n, &minhash))
                     .collect::<Vec<_>>()
             },

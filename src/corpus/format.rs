@@ -1,9 +1,14 @@
-//! The index file, format version 1. All integers little-endian.
+//! The index file, format version 2. All integers little-endian.
+//!
+//! Version 2 (probity after issue #6) changed the shingle hash (derived from the
+//! word hashes, see src/provenance/texthash.rs) and the MinHash hash family
+//! (multiply-add-shift mod 2^64); the layout is that of version 1, whose files are
+//! refused with a request to rebuild the index.
 //!
 //! ```text
 //! offset size  header (256 bytes)
 //!   0     8    magic "PRBCORP\0"
-//!   8     4    format version (1)
+//!   8     4    format version (2)
 //!  12     4    header length (256)
 //!  16     4    n of the n-gram index (words)
 //!  20     4    words per shingle (5)
@@ -39,7 +44,7 @@ use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 pub const MAGIC: [u8; 8] = *b"PRBCORP\0";
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 pub const HEADER_LEN: usize = 256;
 pub const WORK_RECORD: usize = 96;
 const SECTIONS: usize = 8;
@@ -307,7 +312,8 @@ impl CorpusIndex {
         let version = u32_at(b, 8);
         if version != VERSION {
             return Err(bad(format!(
-                "format version {version}; this probity reads version {VERSION}"
+                "unsupported format version {version} (this probity reads version {VERSION}); \
+                 rebuild the index with `probity corpus index`"
             )));
         }
         if u32_at(b, 12) as usize != HEADER_LEN {
