@@ -251,6 +251,78 @@ fn process(
     })
 }
 
+/// Sorts the n-gram keys (hash << 32 | position): a counting pass and a stable
+/// scatter into 4096 buckets by the hash's top 12 bits, then each bucket (a few
+/// thousand keys, cache-sized) sorted on its own, the buckets shared among the
+/// threads. Same result as sorting the whole table; about half the comparisons.
+fn sort_keys(keys: Vec<u128>) -> Vec<u128> {
+    const BITS: u32 = 12;
+    let bucket = |k: u128| (k >> (128 - BITS)) as usize;
+    let mut next = vec![0usize; 1 << BITS];
+    for &k in &keys {
+        next[bucket(k)] += 1;
+    }
+    let counts = next.clone();
+    let mut start = 0;
+    for n in next.iter_mut() {
+        let c = *n;
+        *n = start;
+        start += c;
+    }
+    let mut out = vec![0u128; keys.len()];
+    for &k in &keys {
+        let b = bucket(k);
+        out[next[b]] = k;
+        next[b] += 1;
+    }
+    drop(keys);
+    let mut slices = Vec::with_capacity(counts.len());
+    let mut rest = &mut out[..];
+    for c in counts {
+        let (head, tail) = rest.split_at_mut(c);
+        slices.push(head);
+        rest = tail;
+    }
+    slices
+        .into_par_iter()
+        .for_each_init(Vec::new, |tmp, s| sort_bucket(s, tmp));
+    out
+}
+
+/// Sorts one bucket of [`sort_keys`] (keys sharing their top 12 bits): a stable
+/// scatter by the next 8 bits, then each piece (about a dozen keys) sorted.
+fn sort_bucket(s: &mut [u128], tmp: &mut Vec<u128>) {
+    const SHIFT: u32 = 128 - 12 - 8;
+    if s.len() < 256 {
+        s.sort_unstable();
+        return;
+    }
+    let sub = |k: u128| (k >> SHIFT) as usize & 0xff;
+    let mut counts = [0usize; 256];
+    for &k in s.iter() {
+        counts[sub(k)] += 1;
+    }
+    let mut next = [0usize; 256];
+    let mut start = 0;
+    for (n, &c) in next.iter_mut().zip(&counts) {
+        *n = start;
+        start += c;
+    }
+    tmp.clear();
+    tmp.resize(s.len(), 0);
+    for &k in s.iter() {
+        let b = sub(k);
+        tmp[next[b]] = k;
+        next[b] += 1;
+    }
+    s.copy_from_slice(tmp);
+    let mut at = 0;
+    for c in counts {
+        s[at..at + c].sort_unstable();
+        at += c;
+    }
+}
+
 /// Builds the index of the works under `dir` and writes it to `out`.
 pub fn build_index(
     dir: &Path,
@@ -327,7 +399,7 @@ pub fn build_index(
             dir: dir.to_path_buf(),
         });
     }
-    keys.par_sort_unstable();
+    let keys = sort_keys(keys);
     let k = text::NUM_PERM;
     let lsh: Vec<Vec<(u64, u32)>> = (0..LSH_BANDS)
         .into_par_iter()

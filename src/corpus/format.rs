@@ -117,15 +117,23 @@ fn pad8(len: usize) -> usize {
 /// A writer that hashes what it writes and counts it.
 struct Body<W: Write> {
     inner: W,
-    hasher: Sha256,
+    /// Chunks of the body go to a thread that hashes them while the next ones
+    /// are encoded and written.
+    hasher: std::sync::mpsc::SyncSender<Vec<u8>>,
     written: usize,
 }
 
 impl<W: Write> Body<W> {
     fn put(&mut self, bytes: &[u8]) -> std::io::Result<()> {
-        self.hasher.update(bytes);
+        self.put_owned(bytes.to_vec())
+    }
+
+    fn put_owned(&mut self, bytes: Vec<u8>) -> std::io::Result<()> {
         self.written += bytes.len();
-        self.inner.write_all(bytes)
+        self.inner.write_all(&bytes)?;
+        self.hasher
+            .send(bytes)
+            .map_err(|_| std::io::Error::other("the hashing thread stopped"))
     }
 
     fn align(&mut self) -> std::io::Result<()> {
@@ -139,13 +147,13 @@ impl<W: Write> Body<W> {
         values: &[T],
         enc: impl Fn(T) -> [u8; N],
     ) -> std::io::Result<()> {
-        let mut buf = Vec::with_capacity(N * 8192);
-        for chunk in values.chunks(8192) {
-            buf.clear();
+        const VALUES: usize = 1 << 13;
+        for chunk in values.chunks(VALUES) {
+            let mut buf = Vec::with_capacity(N * chunk.len());
             for &v in chunk {
                 buf.extend_from_slice(&enc(v));
             }
-            self.put(&buf)?;
+            self.put_owned(buf)?;
         }
         Ok(())
     }
@@ -192,10 +200,18 @@ pub(crate) fn write_index(path: &Path, data: &IndexData) -> Result<(), CorpusErr
     {
         let file = tmp.as_file_mut();
         file.write_all(&[0u8; HEADER_LEN]).map_err(io)?;
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(16);
+        let hashing = std::thread::spawn(move || {
+            let mut hasher = Sha256::new();
+            for chunk in rx {
+                hasher.update(&chunk);
+            }
+            hasher.finalize()
+        });
         let digest = {
             let mut body = Body {
                 inner: std::io::BufWriter::with_capacity(1 << 20, &mut *file),
-                hasher: Sha256::new(),
+                hasher: tx,
                 written: HEADER_LEN,
             };
             // Section i starts here (aligned) and ends where the next begins.
@@ -234,7 +250,10 @@ pub(crate) fn write_index(path: &Path, data: &IndexData) -> Result<(), CorpusErr
             );
             body.align().map_err(io)?;
             body.inner.flush().map_err(io)?;
-            body.hasher.clone().finalize()
+            drop(body);
+            hashing
+                .join()
+                .map_err(|_| io(std::io::Error::other("the hashing thread panicked")))?
         };
 
         let p = &data.params;
