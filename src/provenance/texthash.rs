@@ -506,7 +506,7 @@ mod tests {
         }
         let pure = "Hello, World! 42 times -- it's 9AM.";
         assert_eq!(word_hashes(pure), word_hashes_general(pure));
-        assert_eq!(word_hashes(pure).len(), 8);
+        assert_eq!(word_hashes(pure).len(), 7); // hello world 42 times it s 9am
     }
 
     #[test]
