@@ -15,7 +15,7 @@ MB=${1:-1000}
 REPEATS=${2:-3}
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 TARGET=${CARGO_TARGET_DIR:-$REPO/target}
-cargo build --release --example hash_file --manifest-path "$REPO/Cargo.toml" >/dev/null
+cargo build --release --example hash_file --manifest-path "$REPO/Cargo.toml" 2>/dev/null
 EXE="$TARGET/release/examples/hash_file"
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
@@ -34,7 +34,7 @@ run() { # run NAME CMD... -> prints NAME and the best MB/s; stores the digest
     for _ in $(seq "$REPEATS"); do
         local s e
         s=$(date +%s.%N)
-        d=$("$@" | awk '{print $1}' | sed 's/.*= //')
+        d=$("$@" | sed -E 's/.*= //' | awk '{print $1}')
         e=$(date +%s.%N)
         times+=("$(echo "$e - $s" | bc -l)")
     done

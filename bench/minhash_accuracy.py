@@ -8,9 +8,9 @@ Not a test and never run in CI: run it by hand.
 
 It draws `--pairs` pairs of texts (seeded NumPy): a text of 100 to 600
 pseudo-words (lower-case ASCII letters, from a 20,000-word vocabulary) and an
-edited copy in which each word is replaced with probability r, r uniform in
-[0, 1], so the exact Jaccard index of the two 5-word shingle sets spreads over
-0 to 1. The exact index is computed here from the shingle strings (5 words
+edited copy in which each word is replaced with probability r, r chosen so
+that the expected Jaccard index of the two 5-word shingle sets is uniform on
+[0, 1]. The exact index is computed here from the shingle strings (5 words
 joined by a space). On these texts datasketch's tokenisation (lower case,
 `\\w+`) and probity's (NFC, lower case, alphanumeric runs) give the same words.
 
@@ -55,7 +55,10 @@ def main():
     for _ in range(args.pairs):
         n = int(rng.integers(100, 601))
         a = [vocab[i] for i in rng.integers(0, len(vocab), n)]
-        r = rng.random()
+        # A target index t uniform in [0, 1]: a shingle survives when its 5 words
+        # do, with probability q = (1 - r)^5, and J = q / (2 - q).
+        t = rng.random()
+        r = 1 - (2 * t / (1 + t)) ** 0.2
         b = [vocab[int(rng.integers(0, len(vocab)))] if rng.random() < r else w for w in a]
         sa, sb = shingle_set(a), shingle_set(b)
         exact.append(len(sa & sb) / len(sa | sb))
