@@ -251,48 +251,21 @@ fn process(
     })
 }
 
-/// Sorts the n-gram keys (hash << 32 | position): a counting pass and a stable
-/// scatter into 4096 buckets by the hash's top 12 bits, then each bucket (a few
-/// thousand keys, cache-sized) sorted on its own, the buckets shared among the
-/// threads. Same result as sorting the whole table; about half the comparisons.
-fn sort_keys(keys: Vec<u128>) -> Vec<u128> {
-    const BITS: u32 = 12;
-    let bucket = |k: u128| (k >> (128 - BITS)) as usize;
-    let mut next = vec![0usize; 1 << BITS];
-    for &k in &keys {
-        next[bucket(k)] += 1;
-    }
-    let counts = next.clone();
-    let mut start = 0;
-    for n in next.iter_mut() {
-        let c = *n;
-        *n = start;
-        start += c;
-    }
-    let mut out = vec![0u128; keys.len()];
-    for &k in &keys {
-        let b = bucket(k);
-        out[next[b]] = k;
-        next[b] += 1;
-    }
-    drop(keys);
-    let mut slices = Vec::with_capacity(counts.len());
-    let mut rest = &mut out[..];
-    for c in counts {
-        let (head, tail) = rest.split_at_mut(c);
-        slices.push(head);
-        rest = tail;
-    }
-    slices
-        .into_par_iter()
-        .for_each_init(Vec::new, |tmp, s| sort_bucket(s, tmp));
-    out
+/// The n-gram keys (hash << 32 | position) are kept in 4096 buckets by the
+/// hash's top 12 bits, each in position order as appended; sorting each bucket
+/// (a few thousand keys, cache-sized) on its own, the buckets shared among the
+/// threads, sorts the whole table.
+const BUCKET_BITS: u32 = 12;
+
+fn bucket_of(hash: u64) -> usize {
+    (hash >> (64 - BUCKET_BITS)) as usize
 }
 
-/// Sorts one bucket of [`sort_keys`] (keys sharing their top 12 bits): a stable
-/// scatter by the next 8 bits, then each piece (about a dozen keys) sorted.
+/// Sorts one bucket (keys sharing the hash's top 12 bits): a stable scatter by
+/// the next 8 bits, then each piece (about a dozen keys) sorted.
 fn sort_bucket(s: &mut [u128], tmp: &mut Vec<u128>) {
-    const SHIFT: u32 = 128 - 12 - 8;
+    // The hash is bits 32..96 of a key.
+    const SHIFT: u32 = 96 - BUCKET_BITS - 8;
     if s.len() < 256 {
         s.sort_unstable();
         return;
@@ -351,7 +324,8 @@ pub fn build_index(
 
     let mut records: Vec<WorkRecord> = Vec::new();
     let mut tokens: Vec<u64> = Vec::new();
-    let mut keys: Vec<u128> = Vec::new();
+    let mut keys: Vec<Vec<u128>> = vec![Vec::new(); 1 << BUCKET_BITS];
+    let mut ngram_count = 0usize;
     let mut signatures: Vec<u32> = Vec::new();
     let mut bytes = 0u64;
 
@@ -383,12 +357,10 @@ pub fn build_index(
             p.record.token_start = start as u64;
             bytes += p.record.bytes;
             tokens.extend_from_slice(&p.tokens);
-            keys.extend(
-                p.ngrams
-                    .iter()
-                    .enumerate()
-                    .map(|(i, &h)| (u128::from(h) << 32) | (start + i) as u128),
-            );
+            for (i, &h) in p.ngrams.iter().enumerate() {
+                keys[bucket_of(h)].push((u128::from(h) << 32) | (start + i) as u128);
+            }
+            ngram_count += p.ngrams.len();
             signatures.extend_from_slice(&p.signature);
             records.push(p.record);
         }
@@ -399,7 +371,8 @@ pub fn build_index(
             dir: dir.to_path_buf(),
         });
     }
-    let keys = sort_keys(keys);
+    keys.par_iter_mut()
+        .for_each_init(Vec::new, |tmp, bucket| sort_bucket(bucket, tmp));
     let k = text::NUM_PERM;
     let lsh: Vec<Vec<(u64, u32)>> = (0..LSH_BANDS)
         .into_par_iter()
@@ -424,7 +397,7 @@ pub fn build_index(
         rows: LSH_ROWS,
         works: records.len(),
         tokens: tokens.len(),
-        ngrams: keys.len(),
+        ngrams: ngram_count,
     };
     format::write_index(
         out,
@@ -445,7 +418,7 @@ pub fn build_index(
         works: records.len(),
         bytes,
         tokens: tokens.len(),
-        ngrams: keys.len(),
+        ngrams: ngram_count,
         ngram: n,
         bands: LSH_BANDS,
         rows: LSH_ROWS,

@@ -104,7 +104,9 @@ pub(crate) struct IndexData<'a> {
     pub works: &'a [WorkRecord],
     pub tokens: &'a [u64],
     /// (hash << 32) | position, ascending.
-    pub ngrams: &'a [u128],
+    /// The sorted n-gram keys (hash << 32 | position), in pieces to be written
+    /// one after another.
+    pub ngrams: &'a [Vec<u128>],
     pub signatures: &'a [u32],
     /// Per band, (key, work) ascending.
     pub lsh: &'a [Vec<(u64, u32)>],
@@ -229,11 +231,15 @@ pub(crate) fn write_index(path: &Path, data: &IndexData) -> Result<(), CorpusErr
             section!(S_TOKENS, body.put_all(data.tokens, u64::to_le_bytes));
             section!(
                 S_NGRAM,
-                body.put_all(data.ngrams, |k| ((k >> 32) as u64).to_le_bytes())
+                data.ngrams
+                    .iter()
+                    .try_for_each(|b| body.put_all(b, |k| ((k >> 32) as u64).to_le_bytes()))
             );
             section!(
                 S_POS,
-                body.put_all(data.ngrams, |k| (k as u32).to_le_bytes())
+                data.ngrams
+                    .iter()
+                    .try_for_each(|b| body.put_all(b, |k| (k as u32).to_le_bytes()))
             );
             section!(S_MINHASH, body.put_all(data.signatures, u32::to_le_bytes));
             section!(

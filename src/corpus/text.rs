@@ -27,12 +27,8 @@ pub fn word_hash(word: &str) -> u64 {
     xxh3_64(word.as_bytes())
 }
 
-/// The MinHash signature of `text`'s word 5-gram shingles ([`texthash::shingles`]).
-pub fn signature(minhash: &MinHash, text: &str) -> Vec<u32> {
-    signature_of_tokens(minhash, &token_hashes(text))
-}
-
-/// The same from the text's [`token_hashes`].
+/// The MinHash signature of a text's word 5-gram shingles ([`texthash::shingles`]),
+/// from its [`token_hashes`].
 pub fn signature_of_tokens(minhash: &MinHash, tokens: &[u64]) -> Vec<u32> {
     minhash.signature_of(&texthash::shingle_hashes(tokens, SHINGLE_WORDS))
 }
