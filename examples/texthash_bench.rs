@@ -2,7 +2,7 @@
 //! text, one thread. Not a test and never run in CI.
 //!
 //! ```text
-//! cargo run --release --example texthash_bench -- [FILE | --mb N] [--repeats R]
+//! cargo run --release --example texthash_bench -- [FILE | --mb N] [--repeats R] [--kernel scalar|avx2|avx512]
 //! ```
 //!
 //! Without FILE, a seeded text of N MB (default 100) is generated: words of 2 to
@@ -12,7 +12,7 @@
 //! reported as MB/s of input text; one JSON object is printed.
 
 use anyhow::{bail, Context, Result};
-use probity::provenance::texthash::{self, MinHash, MINHASH_K, SHINGLE_WORDS};
+use probity::provenance::texthash::{self, Kernel, MinHash, MINHASH_K, SHINGLE_WORDS};
 use probity::stats::rng::Rng;
 use serde_json::json;
 use std::process::ExitCode;
@@ -67,10 +67,19 @@ fn main() -> ExitCode {
 fn run() -> Result<()> {
     let mut args = std::env::args().skip(1);
     let (mut file, mut mb, mut repeats) = (None, 100usize, 3usize);
+    let mut kernel = None;
     while let Some(a) = args.next() {
         match a.as_str() {
             "--mb" => mb = args.next().context("--mb N")?.parse()?,
             "--repeats" => repeats = args.next().context("--repeats R")?.parse()?,
+            "--kernel" => {
+                kernel = Some(match args.next().context("--kernel K")?.as_str() {
+                    "scalar" => Kernel::Scalar,
+                    "avx2" => Kernel::Avx2,
+                    "avx512" => Kernel::Avx512,
+                    other => bail!("unknown kernel {other}: scalar, avx2 or avx512"),
+                })
+            }
             other if other.starts_with("--") => bail!("unknown option {other}"),
             other => file = Some(other.to_string()),
         }
@@ -80,7 +89,12 @@ fn run() -> Result<()> {
         None => generate(mb),
     };
     let size_mb = text.len() as f64 / 1e6;
-    let minhash = MinHash::new(MINHASH_K);
+    let mut minhash = MinHash::new(MINHASH_K);
+    if let Some(k) = kernel {
+        minhash = minhash
+            .with_kernel(k)
+            .with_context(|| format!("{k:?} is not available on this CPU or build"))?;
+    }
     let (t_sha, _) = best(repeats, || texthash::content_sha256(&text));
     let (t_shingles, shingles) = best(repeats, || {
         texthash::shingles(&text, SHINGLE_WORDS).collect::<Vec<u64>>()
@@ -96,6 +110,7 @@ fn run() -> Result<()> {
         "mb": size_mb,
         "shingles": shingles.len(),
         "repeats": repeats,
+        "kernel": format!("{:?}", minhash.kernel()),
         "seconds": {"normalise_sha256": t_sha, "shingles": t_shingles,
                     "minhash_of_shingles": t_minhash, "shingles_plus_minhash": t_both,
                     "simhash": t_simhash},

@@ -476,9 +476,20 @@ fn a_corrupt_truncated_or_future_index_is_bad_input() {
     check_fails(&bad, "truncated");
 
     let mut future = good.clone();
-    future[8..12].copy_from_slice(&2u32.to_le_bytes());
+    future[8..12].copy_from_slice(&3u32.to_le_bytes());
     std::fs::write(&bad, &future).unwrap();
-    check_fails(&bad, "format version 2");
+    check_fails(
+        &bad,
+        "unsupported format version 3 (this probity reads version 2)",
+    );
+    // Version 1 hashed shingles and MinHash slots differently: rebuild.
+    let mut old = good.clone();
+    old[8..12].copy_from_slice(&1u32.to_le_bytes());
+    std::fs::write(&bad, &old).unwrap();
+    check_fails(
+        &bad,
+        "unsupported format version 1 (this probity reads version 2); rebuild the index",
+    );
 
     std::fs::write(&bad, "just some text, not an index").unwrap();
     check_fails(&bad, "no index magic number");

@@ -311,9 +311,16 @@ fn corrupt_truncated_and_unknown_indexes() {
 
     let version = s.root.join("version.idx");
     let mut b = bytes.clone();
-    b[8..12].copy_from_slice(&2u32.to_le_bytes());
+    b[8..12].copy_from_slice(&3u32.to_le_bytes());
     std::fs::write(&version, &b).unwrap();
-    trace_fails(&version, "unknown format version 2");
+    trace_fails(&version, "unsupported format version 3");
+    // Version 1 hashed shingles and MinHash slots differently: rebuild.
+    b[8..12].copy_from_slice(&1u32.to_le_bytes());
+    std::fs::write(&version, &b).unwrap();
+    trace_fails(
+        &version,
+        "unsupported format version 1 (this probity reads version 2); rebuild the index",
+    );
 
     trace_fails(&s.root.join("missing.idx"), "cannot read");
 }

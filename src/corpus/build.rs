@@ -183,7 +183,7 @@ fn bad_work(source: &Source, line: usize, message: String) -> CorpusError {
 }
 
 /// The title and text of a work.
-fn parse(source: &Source, raw: &RawWork) -> Result<(String, String), CorpusError> {
+fn parse(source: &Source, raw: RawWork) -> Result<(String, String), CorpusError> {
     let file_name = source
         .path
         .file_name()
@@ -191,14 +191,14 @@ fn parse(source: &Source, raw: &RawWork) -> Result<(String, String), CorpusError
         .unwrap_or_else(|| source.rel.clone());
     match source.kind {
         Kind::Text => {
-            let text = std::str::from_utf8(&raw.bytes).map_err(|e| {
+            let text = String::from_utf8(raw.bytes).map_err(|e| {
                 bad_work(
                     source,
                     0,
-                    format!("not UTF-8 text (byte {})", e.valid_up_to()),
+                    format!("not UTF-8 text (byte {})", e.utf8_error().valid_up_to()),
                 )
             })?;
-            Ok((file_name, text.to_string()))
+            Ok((file_name, text))
         }
         Kind::Jsonl => {
             let bad = |m: String| bad_work(source, raw.line, m);
@@ -224,20 +224,22 @@ fn parse(source: &Source, raw: &RawWork) -> Result<(String, String), CorpusError
 
 fn process(
     sources: &[Source],
-    raw: &RawWork,
+    raw: RawWork,
     n: usize,
     minhash: &MinHash,
 ) -> Result<Processed, CorpusError> {
     let source = &sources[raw.source];
+    let line = raw.line;
     let (title, text) = parse(source, raw)?;
+    // One tokenising pass: the word hashes give the n-grams and the shingles.
     let tokens = text::token_hashes(&text);
     let ngrams = text::ngram_hashes(&tokens, n);
-    let signature = text::signature(minhash, &text);
+    let signature = text::signature_of_tokens(minhash, &tokens);
     Ok(Processed {
         record: WorkRecord {
             title,
             source: source.rel.clone(),
-            line: (raw.line > 0).then_some(raw.line),
+            line: (line > 0).then_some(line),
             bytes: text.len() as u64,
             sha256: Sha256::digest(text.as_bytes()).into(),
             token_start: 0,
@@ -247,6 +249,51 @@ fn process(
         ngrams,
         signature,
     })
+}
+
+/// The n-gram keys (hash << 32 | position) are kept in 4096 buckets by the
+/// hash's top 12 bits, each in position order as appended; sorting each bucket
+/// (a few thousand keys, cache-sized) on its own, the buckets shared among the
+/// threads, sorts the whole table.
+const BUCKET_BITS: u32 = 12;
+
+fn bucket_of(hash: u64) -> usize {
+    (hash >> (64 - BUCKET_BITS)) as usize
+}
+
+/// Sorts one bucket (keys sharing the hash's top 12 bits): a stable scatter by
+/// the next 8 bits, then each piece (about a dozen keys) sorted.
+fn sort_bucket(s: &mut [u128], tmp: &mut Vec<u128>) {
+    // The hash is bits 32..96 of a key.
+    const SHIFT: u32 = 96 - BUCKET_BITS - 8;
+    if s.len() < 256 {
+        s.sort_unstable();
+        return;
+    }
+    let sub = |k: u128| (k >> SHIFT) as usize & 0xff;
+    let mut counts = [0usize; 256];
+    for &k in s.iter() {
+        counts[sub(k)] += 1;
+    }
+    let mut next = [0usize; 256];
+    let mut start = 0;
+    for (n, &c) in next.iter_mut().zip(&counts) {
+        *n = start;
+        start += c;
+    }
+    tmp.clear();
+    tmp.resize(s.len(), 0);
+    for &k in s.iter() {
+        let b = sub(k);
+        tmp[next[b]] = k;
+        next[b] += 1;
+    }
+    s.copy_from_slice(tmp);
+    let mut at = 0;
+    for c in counts {
+        s[at..at + c].sort_unstable();
+        at += c;
+    }
 }
 
 /// Builds the index of the works under `dir` and writes it to `out`.
@@ -277,7 +324,8 @@ pub fn build_index(
 
     let mut records: Vec<WorkRecord> = Vec::new();
     let mut tokens: Vec<u64> = Vec::new();
-    let mut keys: Vec<u128> = Vec::new();
+    let mut keys: Vec<Vec<u128>> = vec![Vec::new(); 1 << BUCKET_BITS];
+    let mut ngram_count = 0usize;
     let mut signatures: Vec<u32> = Vec::new();
     let mut bytes = 0u64;
 
@@ -287,7 +335,7 @@ pub fn build_index(
         let (processed, next) = rayon::join(
             || {
                 batch
-                    .par_iter()
+                    .into_par_iter()
                     .map(|raw| process(&sources, raw, n, &minhash))
                     .collect::<Vec<_>>()
             },
@@ -309,12 +357,10 @@ pub fn build_index(
             p.record.token_start = start as u64;
             bytes += p.record.bytes;
             tokens.extend_from_slice(&p.tokens);
-            keys.extend(
-                p.ngrams
-                    .iter()
-                    .enumerate()
-                    .map(|(i, &h)| (u128::from(h) << 32) | (start + i) as u128),
-            );
+            for (i, &h) in p.ngrams.iter().enumerate() {
+                keys[bucket_of(h)].push((u128::from(h) << 32) | (start + i) as u128);
+            }
+            ngram_count += p.ngrams.len();
             signatures.extend_from_slice(&p.signature);
             records.push(p.record);
         }
@@ -325,7 +371,8 @@ pub fn build_index(
             dir: dir.to_path_buf(),
         });
     }
-    keys.par_sort_unstable();
+    keys.par_iter_mut()
+        .for_each_init(Vec::new, |tmp, bucket| sort_bucket(bucket, tmp));
     let k = text::NUM_PERM;
     let lsh: Vec<Vec<(u64, u32)>> = (0..LSH_BANDS)
         .into_par_iter()
@@ -350,7 +397,7 @@ pub fn build_index(
         rows: LSH_ROWS,
         works: records.len(),
         tokens: tokens.len(),
-        ngrams: keys.len(),
+        ngrams: ngram_count,
     };
     format::write_index(
         out,
@@ -371,7 +418,7 @@ pub fn build_index(
         works: records.len(),
         bytes,
         tokens: tokens.len(),
-        ngrams: keys.len(),
+        ngrams: ngram_count,
         ngram: n,
         bands: LSH_BANDS,
         rows: LSH_ROWS,

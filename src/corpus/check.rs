@@ -128,7 +128,8 @@ impl CorpusIndex {
             },
             longest_span_tokens: longest_span.as_ref().map_or(0, |s| s.tokens),
             longest_span,
-            near_duplicates: self.near_duplicates(&text::signature(self.minhash(), output)),
+            near_duplicates: self
+                .near_duplicates(&text::signature_of_tokens(self.minhash(), &tokens)),
         }
     }
 

@@ -1,9 +1,14 @@
-//! The index file, format version 1. All integers little-endian.
+//! The index file, format version 2. All integers little-endian.
+//!
+//! Version 2 (probity after issue #6) changed the shingle hash (derived from the
+//! word hashes, see src/provenance/texthash.rs) and the MinHash hash family
+//! (multiply-add-shift mod 2^64); the layout is that of version 1, whose files are
+//! refused with a request to rebuild the index.
 //!
 //! ```text
 //! offset size  header (256 bytes)
 //!   0     8    magic "PRBCORP\0"
-//!   8     4    format version (1)
+//!   8     4    format version (2)
 //!  12     4    header length (256)
 //!  16     4    n of the n-gram index (words)
 //!  20     4    words per shingle (5)
@@ -39,7 +44,7 @@ use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 pub const MAGIC: [u8; 8] = *b"PRBCORP\0";
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 pub const HEADER_LEN: usize = 256;
 pub const WORK_RECORD: usize = 96;
 const SECTIONS: usize = 8;
@@ -99,7 +104,9 @@ pub(crate) struct IndexData<'a> {
     pub works: &'a [WorkRecord],
     pub tokens: &'a [u64],
     /// (hash << 32) | position, ascending.
-    pub ngrams: &'a [u128],
+    /// The sorted n-gram keys (hash << 32 | position), in pieces to be written
+    /// one after another.
+    pub ngrams: &'a [Vec<u128>],
     pub signatures: &'a [u32],
     /// Per band, (key, work) ascending.
     pub lsh: &'a [Vec<(u64, u32)>],
@@ -112,15 +119,23 @@ fn pad8(len: usize) -> usize {
 /// A writer that hashes what it writes and counts it.
 struct Body<W: Write> {
     inner: W,
-    hasher: Sha256,
+    /// Chunks of the body go to a thread that hashes them while the next ones
+    /// are encoded and written.
+    hasher: std::sync::mpsc::SyncSender<Vec<u8>>,
     written: usize,
 }
 
 impl<W: Write> Body<W> {
     fn put(&mut self, bytes: &[u8]) -> std::io::Result<()> {
-        self.hasher.update(bytes);
+        self.put_owned(bytes.to_vec())
+    }
+
+    fn put_owned(&mut self, bytes: Vec<u8>) -> std::io::Result<()> {
         self.written += bytes.len();
-        self.inner.write_all(bytes)
+        self.inner.write_all(&bytes)?;
+        self.hasher
+            .send(bytes)
+            .map_err(|_| std::io::Error::other("the hashing thread stopped"))
     }
 
     fn align(&mut self) -> std::io::Result<()> {
@@ -134,13 +149,13 @@ impl<W: Write> Body<W> {
         values: &[T],
         enc: impl Fn(T) -> [u8; N],
     ) -> std::io::Result<()> {
-        let mut buf = Vec::with_capacity(N * 8192);
-        for chunk in values.chunks(8192) {
-            buf.clear();
+        const VALUES: usize = 1 << 13;
+        for chunk in values.chunks(VALUES) {
+            let mut buf = Vec::with_capacity(N * chunk.len());
             for &v in chunk {
                 buf.extend_from_slice(&enc(v));
             }
-            self.put(&buf)?;
+            self.put_owned(buf)?;
         }
         Ok(())
     }
@@ -187,10 +202,18 @@ pub(crate) fn write_index(path: &Path, data: &IndexData) -> Result<(), CorpusErr
     {
         let file = tmp.as_file_mut();
         file.write_all(&[0u8; HEADER_LEN]).map_err(io)?;
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(16);
+        let hashing = std::thread::spawn(move || {
+            let mut hasher = Sha256::new();
+            for chunk in rx {
+                hasher.update(&chunk);
+            }
+            hasher.finalize()
+        });
         let digest = {
             let mut body = Body {
                 inner: std::io::BufWriter::with_capacity(1 << 20, &mut *file),
-                hasher: Sha256::new(),
+                hasher: tx,
                 written: HEADER_LEN,
             };
             // Section i starts here (aligned) and ends where the next begins.
@@ -208,11 +231,15 @@ pub(crate) fn write_index(path: &Path, data: &IndexData) -> Result<(), CorpusErr
             section!(S_TOKENS, body.put_all(data.tokens, u64::to_le_bytes));
             section!(
                 S_NGRAM,
-                body.put_all(data.ngrams, |k| ((k >> 32) as u64).to_le_bytes())
+                data.ngrams
+                    .iter()
+                    .try_for_each(|b| body.put_all(b, |k| ((k >> 32) as u64).to_le_bytes()))
             );
             section!(
                 S_POS,
-                body.put_all(data.ngrams, |k| (k as u32).to_le_bytes())
+                data.ngrams
+                    .iter()
+                    .try_for_each(|b| body.put_all(b, |k| (k as u32).to_le_bytes()))
             );
             section!(S_MINHASH, body.put_all(data.signatures, u32::to_le_bytes));
             section!(
@@ -229,7 +256,10 @@ pub(crate) fn write_index(path: &Path, data: &IndexData) -> Result<(), CorpusErr
             );
             body.align().map_err(io)?;
             body.inner.flush().map_err(io)?;
-            body.hasher.clone().finalize()
+            drop(body);
+            hashing
+                .join()
+                .map_err(|_| io(std::io::Error::other("the hashing thread panicked")))?
         };
 
         let p = &data.params;
@@ -307,7 +337,8 @@ impl CorpusIndex {
         let version = u32_at(b, 8);
         if version != VERSION {
             return Err(bad(format!(
-                "format version {version}; this probity reads version {VERSION}"
+                "unsupported format version {version} (this probity reads version {VERSION}); \
+                 rebuild the index with `probity corpus index`"
             )));
         }
         if u32_at(b, 12) as usize != HEADER_LEN {

@@ -12,7 +12,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 pub const MAGIC: [u8; 8] = *b"PRBFP\0\0\0";
-pub const FORMAT_VERSION: u32 = 1;
+/// Version 2 changed the shingle hash and the MinHash hash family
+/// (docs/provenance.md); version 1 files are refused with a request to rebuild.
+pub const FORMAT_VERSION: u32 = 2;
 pub const HEADER_LEN: usize = 160;
 pub const RECORD_LEN: usize = 64;
 /// LSH bands × rows per band over the first 126 of the 128 MinHash slots:
@@ -166,8 +168,11 @@ fn parse_line(
 
 fn fingerprint(text: &str, minhash: &MinHash) -> ([u8; 32], u64, Vec<u32>) {
     let sha = Sha256::digest(texthash::normalise(text).as_bytes()).into();
-    let signature = minhash.signature(texthash::shingles(text, SHINGLE_WORDS));
-    (sha, texthash::simhash64(text), signature)
+    // One tokenising pass for both kinds of shingle.
+    let words = texthash::word_hashes(text);
+    let signature = minhash.signature_of(&texthash::shingle_hashes(&words, SHINGLE_WORDS));
+    let simhash = texthash::simhash_of(&texthash::shingle_hashes(&words, SIMHASH_WORDS));
+    (sha, simhash, signature)
 }
 
 /// The band keys of a signature: XXH3-64 of each band's `ROWS` slots as
@@ -440,7 +445,7 @@ impl FingerprintIndex {
         let version = u32_at(b, 8);
         if version != FORMAT_VERSION {
             return Err(bad(format!(
-                "unknown format version {version} (this probity reads version {FORMAT_VERSION}); rebuild it with `probity fingerprint index`"
+                "unsupported format version {version} (this probity reads version {FORMAT_VERSION}); rebuild the index with `probity fingerprint index`"
             )));
         }
         let params = [
@@ -457,12 +462,14 @@ impl FingerprintIndex {
         ];
         for (got, want, what) in params {
             if got != want {
-                return Err(bad(format!("{what} {got}, format version 1 has {want}")));
+                return Err(bad(format!(
+                    "{what} {got}, format version {FORMAT_VERSION} has {want}"
+                )));
             }
         }
         if u64_at(b, 40) != MINHASH_SEED {
             return Err(bad(format!(
-                "MinHash seed {}, format version 1 has {MINHASH_SEED}",
+                "MinHash seed {}, format version {FORMAT_VERSION} has {MINHASH_SEED}",
                 u64_at(b, 40)
             )));
         }
@@ -771,6 +778,28 @@ mod tests {
         assert_eq!(
             index.trace("one  two three four five six", 0.5).matches[0].probe_id,
             "p0"
+        );
+    }
+
+    #[test]
+    fn an_old_format_version_asks_for_a_rebuild() {
+        let tmp = tempfile::tempdir().unwrap();
+        let a = audit_dir(
+            tmp.path(),
+            "a",
+            "id-a",
+            &[Some("one two three four five six")],
+        );
+        let (mut bytes, _) = build(&[a]).unwrap();
+        bytes[8..12].copy_from_slice(&1u32.to_le_bytes());
+        let path = tmp.path().join("idx");
+        std::fs::write(&path, &bytes).unwrap();
+        let err = FingerprintIndex::open(&path).err().unwrap().to_string();
+        assert!(
+            err.contains("unsupported format version 1 (this probity reads version 2)")
+                && err.contains("rebuild the index")
+                && err.contains("idx"),
+            "{err}"
         );
     }
 
