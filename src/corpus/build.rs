@@ -463,8 +463,9 @@ pub fn read_works(dir: &Path) -> Result<Vec<WorkText>, CorpusError> {
         if batch.is_empty() {
             break;
         }
-        for raw in &batch {
+        for raw in batch {
             let source = &sources[raw.source];
+            let line = raw.line;
             let (title, text) = parse(source, raw)?;
             if text.trim().is_empty() {
                 continue;
@@ -473,7 +474,7 @@ pub fn read_works(dir: &Path) -> Result<Vec<WorkText>, CorpusError> {
                 title,
                 source: source.rel.clone(),
                 path: source.path.clone(),
-                line: (raw.line > 0).then_some(raw.line),
+                line: (line > 0).then_some(line),
                 sha256: hex::encode(Sha256::digest(text.as_bytes())),
                 text,
             });

@@ -1,9 +1,7 @@
 //! The MinHash inner loop: for every slot i, sig[i] = min(sig[i], min over x of
 //! ⌊((a_i·x + b_i) mod 2^64) / 2^32⌋). Three kernels computing the same bits:
 //! scalar, AVX2 (4 slots at a time, the 64-bit product from three 32×32-bit
-//! multiplies) and AVX-512 (8 slots at a time, `vpmullq`). AVX-512 needs
-//! rustc 1.89 or newer (build.rs sets `probity_avx512` then); the AVX2 and scalar
-//! kernels build with the crate's minimum Rust version.
+//! multiplies) and AVX-512 (8 slots at a time, `vpmullq`), chosen at run time.
 
 /// Which kernel computes the signatures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,7 +26,7 @@ impl Kernel {
             Kernel::Scalar => true,
             #[cfg(target_arch = "x86_64")]
             Kernel::Avx2 => is_x86_feature_detected!("avx2"),
-            #[cfg(all(target_arch = "x86_64", probity_avx512))]
+            #[cfg(target_arch = "x86_64")]
             Kernel::Avx512 => {
                 is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512dq")
             }
@@ -49,7 +47,7 @@ pub(super) fn update(kernel: Kernel, a: &[u64], b: &[u64], sig: &mut [u32], xs: 
             unsafe { avx2::update(&a[..lanes], &b[..lanes], &mut sig[..lanes], xs) };
             scalar(&a[lanes..], &b[lanes..], &mut sig[lanes..], xs);
         }
-        #[cfg(all(target_arch = "x86_64", probity_avx512))]
+        #[cfg(target_arch = "x86_64")]
         Kernel::Avx512 if Kernel::Avx512.available() => {
             let lanes = sig.len() / 32 * 32;
             // SAFETY: the CPU has AVX-512F and DQ (checked just above).
@@ -116,10 +114,7 @@ mod avx2 {
     }
 }
 
-// Built only by rustc 1.89 or newer (build.rs), where these intrinsics are
-// stable, so the crate's 1.88 minimum is not affected.
-#[cfg(all(target_arch = "x86_64", probity_avx512))]
-#[allow(clippy::incompatible_msrv)]
+#[cfg(target_arch = "x86_64")]
 mod avx512 {
     use std::arch::x86_64::*;
 
