@@ -14,6 +14,7 @@ pub mod generate;
 pub mod gguf;
 pub mod known;
 mod llama;
+pub mod qmatvec;
 pub mod openai;
 mod spm;
 pub mod subprocess;
