@@ -55,6 +55,43 @@ impl Linear {
             _ => self.w.forward(x),
         }
     }
+
+    /// [`Linear::forward`] of several matrices on one input, the block products
+    /// in one parallel pass.
+    fn forward_many<const N: usize>(
+        linears: [&Linear; N],
+        x: &Tensor,
+        q8: Option<&Q8Row>,
+    ) -> Result<[Tensor; N]> {
+        let blocks: Option<Vec<&BlockMatrix>> = linears
+            .iter()
+            .map(|l| l.blocks.as_ref().filter(|b| q8.is_some_and(|q| q.len() == b.cols())))
+            .collect();
+        match (blocks, q8) {
+            (Some(blocks), Some(q)) => {
+                let mut outs: Vec<Vec<f32>> = blocks.iter().map(|b| vec![0f32; b.rows()]).collect();
+                let mut parts: Vec<(&BlockMatrix, &mut [f32])> = blocks
+                    .iter()
+                    .copied()
+                    .zip(outs.iter_mut().map(Vec::as_mut_slice))
+                    .collect();
+                super::qmatvec::matvecs(&mut parts, q);
+                let mut tensors = Vec::with_capacity(N);
+                for o in outs {
+                    let n = o.len();
+                    tensors.push(Tensor::from_vec(o, (1, n), x.device())?);
+                }
+                Ok(tensors.try_into().expect("N tensors"))
+            }
+            _ => {
+                let mut tensors = Vec::with_capacity(N);
+                for l in linears {
+                    tensors.push(l.forward(x, q8)?);
+                }
+                Ok(tensors.try_into().expect("N tensors"))
+            }
+        }
+    }
 }
 
 /// A one-row input quantised for [`Linear::forward`]'s block kernel, when `decode`
@@ -762,11 +799,7 @@ impl Llama {
             let hq = hq.as_ref();
             let (q, k, v) = match &layer.attention {
                 Attention::Separate { wq, wk, wv, biases } => {
-                    let (q, k, v) = (
-                        wq.forward(&h, hq)?,
-                        wk.forward(&h, hq)?,
-                        wv.forward(&h, hq)?,
-                    );
+                    let [q, k, v] = Linear::forward_many([wq, wk, wv], &h, hq)?;
                     match biases {
                         Some((bq, bk, bv)) => (
                             q.broadcast_add(bq)?,
@@ -863,7 +896,10 @@ impl Llama {
             let hq = quantize_row(&h, decode)?;
             let hq = hq.as_ref();
             let (gate, up) = match &layer.gate_up {
-                GateUp::Separate { gate, up } => (gate.forward(&h, hq)?, up.forward(&h, hq)?),
+                GateUp::Separate { gate, up } => {
+                    let [g, u] = Linear::forward_many([gate, up], &h, hq)?;
+                    (g, u)
+                }
                 GateUp::Fused(w) => {
                     let gu = w.forward(&h, hq)?;
                     let half = gu.dim(1)? / 2;

@@ -190,49 +190,70 @@ impl BlockMatrix {
 
     /// [`BlockMatrix::matvec`] on a given path (which must be available).
     pub fn matvec_on(&self, path: Path, x: &Q8Row, out: &mut [f32]) {
-        assert_eq!(x.len(), self.cols, "input length");
-        assert_eq!(out.len(), self.rows, "output length");
-        assert!(path.available(), "{path:?} is not available here");
-        let row_bytes = (self.cols / BLOCK) * self.kind.block_bytes();
-        out.par_chunks_mut(ROWS_PER_TASK)
-            .enumerate()
-            .for_each(|(t, chunk)| {
-                let first = t * ROWS_PER_TASK;
-                for (i, o) in chunk.iter_mut().enumerate() {
-                    let start = (first + i) * row_bytes;
-                    *o = row_dot(path, self.kind, &self.data[start..start + row_bytes], x);
-                }
-            });
+        matvecs_on(path, &mut [(self, out)], x)
+    }
+
+    fn row_bytes(&self) -> usize {
+        (self.cols / BLOCK) * self.kind.block_bytes()
     }
 }
 
-/// Rows handed to a thread at a time.
-const ROWS_PER_TASK: usize = 32;
+/// Several products with one input (the query, key and value projections), in
+/// one parallel pass: `out = W·x` for each `(W, out)`.
+pub fn matvecs(parts: &mut [(&BlockMatrix, &mut [f32])], x: &Q8Row) {
+    matvecs_on(Path::best(), parts, x)
+}
 
-/// One row's dot product with `x`.
+fn matvecs_on(path: Path, parts: &mut [(&BlockMatrix, &mut [f32])], x: &Q8Row) {
+    assert!(path.available(), "{path:?} is not available here");
+    // Tasks of up to ROWS_PER_TASK rows: (matrix, first row, outputs).
+    let mut tasks: Vec<(&BlockMatrix, usize, &mut [f32])> = Vec::new();
+    for (m, out) in parts.iter_mut() {
+        assert_eq!(x.len(), m.cols, "input length");
+        assert_eq!(out.len(), m.rows, "output length");
+        for (t, chunk) in out.chunks_mut(ROWS_PER_TASK).enumerate() {
+            tasks.push((*m, t * ROWS_PER_TASK, chunk));
+        }
+    }
+    tasks.into_par_iter().for_each(|(m, first, chunk)| {
+        let bytes = m.row_bytes();
+        for (i, o) in chunk.iter_mut().enumerate() {
+            let start = (first + i) * bytes;
+            *o = row_dot(path, m.kind, &m.data[start..start + bytes], x);
+        }
+    });
+}
+
+/// Rows handed to a thread at a time.
+const ROWS_PER_TASK: usize = 64;
+
+/// One row's dot product with `x`: blocks in groups of eight, block `b` added to
+/// lane `b mod 8`, a last partial group padded with blocks worth exactly +0.
 fn row_dot(path: Path, kind: BlockKind, row: &[u8], x: &Q8Row) -> f32 {
-    let mut lanes = [0f32; 8];
-    let nb = x.d.len();
-    let groups = match path {
-        Path::Scalar => 0,
+    let lanes = match path {
         #[cfg(target_arch = "x86_64")]
         Path::Avx2 => {
             // SAFETY: `Path::available` was checked by the caller; the row holds
-            // `nb` blocks and x `nb` blocks of 32.
-            unsafe { simd::groups_avx2(kind, row, x, &mut lanes) }
+            // as many blocks as x.
+            unsafe { simd::lanes_avx2(kind, row, x) }
         }
         #[cfg(target_arch = "x86_64")]
         Path::Avx512Vnni => {
             // SAFETY: as above.
-            unsafe { simd::groups_vnni(kind, row, x, &mut lanes) }
+            unsafe { simd::lanes_vnni(kind, row, x) }
         }
-        #[cfg(not(target_arch = "x86_64"))]
-        _ => 0,
+        _ => {
+            let nb = x.d.len();
+            let mut lanes = [0f32; 8];
+            for b in 0..nb {
+                lanes[b % 8] += block_value(kind, row, x, b);
+            }
+            for b in nb..nb.div_ceil(8) * 8 {
+                lanes[b % 8] += 0.0;
+            }
+            lanes
+        }
     };
-    // Blocks not covered by whole groups of eight, in order.
-    for b in groups * 8..nb {
-        lanes[b % 8] += block_value(kind, row, x, b);
-    }
     ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]))
 }
 
@@ -288,11 +309,12 @@ mod simd {
     use super::{BlockKind, Q8Row, BLOCK};
     use std::arch::x86_64::*;
 
-    /// The f16 values at byte `offset` of eight consecutive blocks, as f32.
+    /// The f16 values at byte `offset` of `n` ≤ 8 consecutive blocks, as f32
+    /// (zeros after the n-th).
     #[target_feature(enable = "avx2,f16c")]
-    unsafe fn halves8(p: *const u8, block_bytes: usize, offset: usize) -> __m256 {
+    unsafe fn halves8(p: *const u8, n: usize, block_bytes: usize, offset: usize) -> __m256 {
         let mut h = [0u16; 8];
-        for (k, v) in h.iter_mut().enumerate() {
+        for (k, v) in h.iter_mut().enumerate().take(n) {
             let at = p.add(k * block_bytes + offset);
             *v = u16::from_le_bytes([*at, *at.add(1)]);
         }
@@ -328,42 +350,57 @@ mod simd {
         }
     }
 
-    /// Adds the scaled block totals of one group of eight to the lanes.
+    /// Eight f32 from `p`, or the first `n` and zeros.
+    #[target_feature(enable = "avx2")]
+    unsafe fn floats8(p: *const f32, n: usize) -> __m256 {
+        if n == 8 {
+            _mm256_loadu_ps(p)
+        } else {
+            let mut v = [0f32; 8];
+            std::ptr::copy_nonoverlapping(p, v.as_mut_ptr(), n);
+            _mm256_loadu_ps(v.as_ptr())
+        }
+    }
+
+    /// Adds the scaled block totals of a group of `n` ≤ 8 blocks to the lanes
+    /// (padding blocks, with zero scales and totals, add +0).
     #[target_feature(enable = "avx2,f16c")]
     unsafe fn accumulate(
         kind: BlockKind,
         group: *const u8,
+        n: usize,
         x: &Q8Row,
         b0: usize,
         totals: __m256i,
         acc: __m256,
     ) -> __m256 {
         let bytes = kind.block_bytes();
-        let dw = halves8(group, bytes, 0);
-        let dx = _mm256_loadu_ps(x.d.as_ptr().add(b0));
+        let dw = halves8(group, n, bytes, 0);
+        let dx = floats8(x.d.as_ptr().add(b0), n);
         let mut v = _mm256_mul_ps(_mm256_mul_ps(dw, dx), _mm256_cvtepi32_ps(totals));
         if kind == BlockKind::Q4_1 {
-            let mw = halves8(group, bytes, 2);
-            let sx = _mm256_loadu_ps(x.s.as_ptr().add(b0));
+            let mw = halves8(group, n, bytes, 2);
+            let sx = floats8(x.s.as_ptr().add(b0), n);
             v = _mm256_add_ps(v, _mm256_mul_ps(mw, sx));
         }
         _mm256_add_ps(acc, v)
     }
 
-    /// Whole groups of eight blocks with AVX2; returns how many groups.
+    /// The eight lanes of a row with AVX2.
     ///
     /// # Safety
     /// AVX2 and F16C must be present; `row` must hold as many blocks as `x`.
     #[target_feature(enable = "avx2,f16c")]
-    pub unsafe fn groups_avx2(kind: BlockKind, row: &[u8], x: &Q8Row, lanes: &mut [f32; 8]) -> usize {
+    pub unsafe fn lanes_avx2(kind: BlockKind, row: &[u8], x: &Q8Row) -> [f32; 8] {
         let bytes = kind.block_bytes();
-        let groups = x.d.len() / 8;
+        let nb = x.d.len();
         let ones = _mm256_set1_epi16(1);
-        let mut acc = _mm256_loadu_ps(lanes.as_ptr());
-        for g in 0..groups {
+        let mut acc = _mm256_setzero_ps();
+        for g in 0..nb.div_ceil(8) {
+            let n = (nb - g * 8).min(8);
             let group = row.as_ptr().add(g * 8 * bytes);
             let mut p = [_mm256_setzero_si256(); 8];
-            for (k, pk) in p.iter_mut().enumerate() {
+            for (k, pk) in p.iter_mut().enumerate().take(n) {
                 let b = g * 8 + k;
                 let w = weights(kind, group.add(k * bytes));
                 let q = _mm256_loadu_si256(x.q.as_ptr().add(b * BLOCK) as *const __m256i);
@@ -376,27 +413,29 @@ mod simd {
                 };
                 *pk = _mm256_madd_epi16(prod, ones);
             }
-            acc = accumulate(kind, group, x, g * 8, totals8(p), acc);
+            acc = accumulate(kind, group, n, x, g * 8, totals8(p), acc);
         }
+        let mut lanes = [0f32; 8];
         _mm256_storeu_ps(lanes.as_mut_ptr(), acc);
-        groups
+        lanes
     }
 
-    /// Whole groups of eight blocks with AVX-512 VNNI on 256-bit vectors.
+    /// The eight lanes of a row with AVX-512 VNNI on 256-bit vectors.
     ///
     /// # Safety
     /// AVX2, F16C, AVX-512 VNNI, VL and BW must be present; `row` must hold as many
     /// blocks as `x`.
     #[target_feature(enable = "avx2,f16c,avx512f,avx512vl,avx512bw,avx512vnni")]
-    pub unsafe fn groups_vnni(kind: BlockKind, row: &[u8], x: &Q8Row, lanes: &mut [f32; 8]) -> usize {
+    pub unsafe fn lanes_vnni(kind: BlockKind, row: &[u8], x: &Q8Row) -> [f32; 8] {
         let bytes = kind.block_bytes();
-        let groups = x.d.len() / 8;
+        let nb = x.d.len();
         let zero = _mm256_setzero_si256();
-        let mut acc = _mm256_loadu_ps(lanes.as_ptr());
-        for g in 0..groups {
+        let mut acc = _mm256_setzero_ps();
+        for g in 0..nb.div_ceil(8) {
+            let n = (nb - g * 8).min(8);
             let group = row.as_ptr().add(g * 8 * bytes);
             let mut p = [zero; 8];
-            for (k, pk) in p.iter_mut().enumerate() {
+            for (k, pk) in p.iter_mut().enumerate().take(n) {
                 let b = g * 8 + k;
                 let w = weights(kind, group.add(k * bytes));
                 let q = _mm256_loadu_si256(x.q.as_ptr().add(b * BLOCK) as *const __m256i);
@@ -407,10 +446,11 @@ mod simd {
                     }
                 };
             }
-            acc = accumulate(kind, group, x, g * 8, totals8(p), acc);
+            acc = accumulate(kind, group, n, x, g * 8, totals8(p), acc);
         }
+        let mut lanes = [0f32; 8];
         _mm256_storeu_ps(lanes.as_mut_ptr(), acc);
-        groups
+        lanes
     }
 }
 
