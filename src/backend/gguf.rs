@@ -768,15 +768,18 @@ impl GgufDecoder<'_> {
     fn run(&mut self, ids: Vec<u32>, step: bool) -> Result<Vec<f32>, BackendError> {
         let weights = &self.model.weights;
         let decode = step && self.block_steps;
-        let (hidden, cache) = weights
-            .forward_with(&[ids], self.cache.as_ref(), 0, decode)
-            .map_err(inference)?;
-        let (_, len, _) = hidden.dims3().map_err(inference)?;
+        let prefix = self.cache.as_ref();
+        // The step runs on one of rayon's threads, so its many small parallel
+        // products are split there rather than each handed over from this thread.
+        let (logits, cache) = rayon::scope(|_| -> candle_core::Result<_> {
+            let (hidden, cache) = weights.forward_with(&[ids], prefix, 0, decode)?;
+            let (_, len, _) = hidden.dims3()?;
+            let logits = weights.logits_at_with(&hidden, &[(0, len - 1)], decode)?;
+            Ok((logits, cache))
+        })
+        .map_err(inference)?;
         self.cache = cache;
-        weights
-            .logits_at_with(&hidden, &[(0, len - 1)], decode)
-            .map(|mut l| l.remove(0))
-            .map_err(inference)
+        Ok(logits.into_iter().next().expect("one pick"))
     }
 }
 

@@ -863,8 +863,15 @@ impl Llama {
                 cache.push((k.clone(), v.clone()));
             }
             let rep = self.n_head / self.n_kv_head;
-            let k = repeat_kv(&k, rep)?;
-            let v = repeat_kv(&v, rep)?;
+            // A decode step's one query per head: the `rep` query heads of a key-value
+            // head become `rep` rows against that head's keys, instead of copying the
+            // keys and values `rep` times.
+            let grouped = decode && len == 1 && rep > 1;
+            let (q, k, v) = if grouped {
+                (q.reshape((b, self.n_kv_head, rep, self.head_dim))?, k, v)
+            } else {
+                (q, repeat_kv(&k, rep)?, repeat_kv(&v, rep)?)
+            };
             let mut att = (q.matmul(&k.t()?)? * self.attn_scale)?;
             if let Some(cap) = self.attn_softcap {
                 att = ((att / cap)?.tanh()? * cap)?;
@@ -884,7 +891,10 @@ impl Llama {
             };
             let att = att.broadcast_add(mask)?;
             let att = candle_nn::ops::softmax_last_dim(&att)?;
-            let y = att.matmul(&v)?; // [b, heads, len, head_dim]
+            let mut y = att.matmul(&v)?; // [b, heads, len, head_dim]
+            if grouped {
+                y = y.reshape((b, self.n_head, 1, self.head_dim))?;
+            }
             let y = y.transpose(1, 2)?.reshape((b * len, width))?;
             let yq = quantize_row(&y, decode)?;
             let mut y = layer.wo.forward(&y, yq.as_ref())?;
