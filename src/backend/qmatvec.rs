@@ -15,9 +15,10 @@
 //! The integer sums are computed with AVX-512 VNNI (`vpdpbusd`) or AVX2
 //! (`vpmaddubsw` + `vpmaddwd`) when the processor has them, chosen at run time,
 //! else by plain Rust. The floating-point part is the same sequence of f32
-//! operations in every path — block `b` of a row is added to lane `b mod 8` of
-//! eight partial sums, which are combined in a fixed order — so all three paths
-//! give bit-identical results. Rows are shared among rayon's threads, each row
+//! operations in every path — eight lanes, lane k taking per block a fused
+//! multiply-add of the block's scale d_w·d_x and the (exact) integer sum of its
+//! products 4k…4k+3, the Q4_1 offsets a ninth accumulator, combined in a fixed
+//! order — so all three paths give bit-identical results. Rows are shared among rayon's threads, each row
 //! computed whole by one thread, so the result does not depend on the thread
 //! count either.
 
@@ -108,11 +109,13 @@ impl Path {
                 && std::arch::is_x86_feature_detected!("avx512vl")
                 && std::arch::is_x86_feature_detected!("avx512bw")
                 && std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("fma")
                 && std::arch::is_x86_feature_detected!("f16c")
             {
                 return Path::Avx512Vnni;
             }
             if std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("fma")
                 && std::arch::is_x86_feature_detected!("f16c")
             {
                 return Path::Avx2;
@@ -227,10 +230,12 @@ fn matvecs_on(path: Path, parts: &mut [(&BlockMatrix, &mut [f32])], x: &Q8Row) {
 /// Rows handed to a thread at a time.
 const ROWS_PER_TASK: usize = 64;
 
-/// One row's dot product with `x`: blocks in groups of eight, block `b` added to
-/// lane `b mod 8`, a last partial group padded with blocks worth exactly +0.
+/// One row's dot product with `x`. Eight f32 lanes: lane k accumulates, block by
+/// block, `(d_w·d_x) · Σ_{i=4k}^{4k+3} w_i q_i` with a fused multiply-add; the Q4_1
+/// offsets `m_w·s_x` go to a ninth accumulator, also by fused multiply-add. The
+/// lanes are combined in a fixed order and the offsets added last.
 fn row_dot(path: Path, kind: BlockKind, row: &[u8], x: &Q8Row) -> f32 {
-    let lanes = match path {
+    let (lanes, mins) = match path {
         #[cfg(target_arch = "x86_64")]
         Path::Avx2 => {
             // SAFETY: `Path::available` was checked by the caller; the row holds
@@ -242,46 +247,43 @@ fn row_dot(path: Path, kind: BlockKind, row: &[u8], x: &Q8Row) -> f32 {
             // SAFETY: as above.
             unsafe { simd::lanes_vnni(kind, row, x) }
         }
-        _ => {
-            let nb = x.d.len();
-            let mut lanes = [0f32; 8];
-            for b in 0..nb {
-                lanes[b % 8] += block_value(kind, row, x, b);
-            }
-            for b in nb..nb.div_ceil(8) * 8 {
-                lanes[b % 8] += 0.0;
-            }
-            lanes
-        }
+        _ => lanes_scalar(kind, row, x),
     };
-    ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]))
+    (((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7])))
+        + mins
 }
 
-/// Block `b`'s contribution, in the f32 operations every path performs.
-fn block_value(kind: BlockKind, row: &[u8], x: &Q8Row, b: usize) -> f32 {
+/// The lanes and offsets of [`row_dot`] in plain Rust.
+fn lanes_scalar(kind: BlockKind, row: &[u8], x: &Q8Row) -> ([f32; 8], f32) {
     let bytes = kind.block_bytes();
-    let blk = &row[b * bytes..(b + 1) * bytes];
-    let q = &x.q[b * BLOCK..(b + 1) * BLOCK];
-    let dw = f16_to_f32(u16::from_le_bytes([blk[0], blk[1]]));
-    match kind {
-        BlockKind::Q4_1 => {
-            let mw = f16_to_f32(u16::from_le_bytes([blk[2], blk[3]]));
-            let mut sum = 0i32;
-            for i in 0..16 {
-                let byte = blk[4 + i];
-                sum += i32::from(byte & 0x0F) * i32::from(q[i]);
-                sum += i32::from(byte >> 4) * i32::from(q[i + 16]);
+    let mut lanes = [0f32; 8];
+    let mut mins = 0f32;
+    let mut w = [0i32; BLOCK];
+    for (b, blk) in row.chunks_exact(bytes).enumerate() {
+        let q = &x.q[b * BLOCK..(b + 1) * BLOCK];
+        let dw = f16_to_f32(u16::from_le_bytes([blk[0], blk[1]]));
+        match kind {
+            BlockKind::Q4_1 => {
+                for i in 0..16 {
+                    w[i] = i32::from(blk[4 + i] & 0x0F);
+                    w[i + 16] = i32::from(blk[4 + i] >> 4);
+                }
+                let mw = f16_to_f32(u16::from_le_bytes([blk[2], blk[3]]));
+                mins = mw.mul_add(x.s[b], mins);
             }
-            (dw * x.d[b]) * sum as f32 + mw * x.s[b]
+            BlockKind::Q8_0 => {
+                for i in 0..BLOCK {
+                    w[i] = i32::from(blk[2 + i] as i8);
+                }
+            }
         }
-        BlockKind::Q8_0 => {
-            let mut sum = 0i32;
-            for i in 0..32 {
-                sum += i32::from(blk[2 + i] as i8) * i32::from(q[i]);
-            }
-            (dw * x.d[b]) * sum as f32
+        let scale = dw * x.d[b];
+        for (k, lane) in lanes.iter_mut().enumerate() {
+            let sum: i32 = (4 * k..4 * k + 4).map(|i| w[i] * i32::from(q[i])).sum();
+            *lane = scale.mul_add(sum as f32, *lane);
         }
     }
+    (lanes, mins)
 }
 
 /// IEEE half to single precision (exact).
@@ -309,33 +311,6 @@ mod simd {
     use super::{BlockKind, Q8Row, BLOCK};
     use std::arch::x86_64::*;
 
-    /// The f16 values at byte `offset` of `n` ≤ 8 consecutive blocks, as f32
-    /// (zeros after the n-th).
-    #[target_feature(enable = "avx2,f16c")]
-    unsafe fn halves8(p: *const u8, n: usize, block_bytes: usize, offset: usize) -> __m256 {
-        let mut h = [0u16; 8];
-        for (k, v) in h.iter_mut().enumerate().take(n) {
-            let at = p.add(k * block_bytes + offset);
-            *v = u16::from_le_bytes([*at, *at.add(1)]);
-        }
-        _mm256_cvtph_ps(_mm_loadu_si128(h.as_ptr() as *const __m128i))
-    }
-
-    /// Eight vectors of eight i32 partial sums → one vector of their eight totals.
-    #[target_feature(enable = "avx2")]
-    unsafe fn totals8(p: [__m256i; 8]) -> __m256i {
-        let a = _mm256_hadd_epi32(p[0], p[1]);
-        let b = _mm256_hadd_epi32(p[2], p[3]);
-        let c = _mm256_hadd_epi32(p[4], p[5]);
-        let d = _mm256_hadd_epi32(p[6], p[7]);
-        let ab = _mm256_hadd_epi32(a, b); // [0,1,2,3 | 0,1,2,3] half sums
-        let cd = _mm256_hadd_epi32(c, d);
-        _mm256_add_epi32(
-            _mm256_permute2x128_si256(ab, cd, 0x20),
-            _mm256_permute2x128_si256(ab, cd, 0x31),
-        )
-    }
-
     /// 32 weights of a block as bytes in input order: unsigned nibbles for Q4_1,
     /// signed for Q8_0.
     #[target_feature(enable = "avx2")]
@@ -350,107 +325,86 @@ mod simd {
         }
     }
 
-    /// Eight f32 from `p`, or the first `n` and zeros.
-    #[target_feature(enable = "avx2")]
-    unsafe fn floats8(p: *const f32, n: usize) -> __m256 {
-        if n == 8 {
-            _mm256_loadu_ps(p)
-        } else {
-            let mut v = [0f32; 8];
-            std::ptr::copy_nonoverlapping(p, v.as_mut_ptr(), n);
-            _mm256_loadu_ps(v.as_ptr())
-        }
-    }
-
-    /// Adds the scaled block totals of a group of `n` ≤ 8 blocks to the lanes
-    /// (padding blocks, with zero scales and totals, add +0).
+    /// The block's f16 d (and m for Q4_1) as f32.
     #[target_feature(enable = "avx2,f16c")]
-    unsafe fn accumulate(
-        kind: BlockKind,
-        group: *const u8,
-        n: usize,
-        x: &Q8Row,
-        b0: usize,
-        totals: __m256i,
-        acc: __m256,
-    ) -> __m256 {
-        let bytes = kind.block_bytes();
-        let dw = halves8(group, n, bytes, 0);
-        let dx = floats8(x.d.as_ptr().add(b0), n);
-        let mut v = _mm256_mul_ps(_mm256_mul_ps(dw, dx), _mm256_cvtepi32_ps(totals));
-        if kind == BlockKind::Q4_1 {
-            let mw = halves8(group, n, bytes, 2);
-            let sx = floats8(x.s.as_ptr().add(b0), n);
-            v = _mm256_add_ps(v, _mm256_mul_ps(mw, sx));
-        }
-        _mm256_add_ps(acc, v)
+    unsafe fn scales(kind: BlockKind, blk: *const u8) -> (f32, f32) {
+        let raw = match kind {
+            BlockKind::Q4_1 => (blk as *const i32).read_unaligned(),
+            BlockKind::Q8_0 => i32::from((blk as *const u16).read_unaligned()),
+        };
+        let v = _mm_cvtph_ps(_mm_cvtsi32_si128(raw));
+        (
+            _mm_cvtss_f32(v),
+            _mm_cvtss_f32(_mm_shuffle_ps(v, v, 1)),
+        )
     }
 
-    /// The eight lanes of a row with AVX2.
+    /// The lanes and offsets of a row with AVX2 (`vpmaddubsw` + `vpmaddwd`).
     ///
     /// # Safety
-    /// AVX2 and F16C must be present; `row` must hold as many blocks as `x`.
-    #[target_feature(enable = "avx2,f16c")]
-    pub unsafe fn lanes_avx2(kind: BlockKind, row: &[u8], x: &Q8Row) -> [f32; 8] {
+    /// AVX2, FMA and F16C must be present; `row` must hold as many blocks as `x`.
+    #[target_feature(enable = "avx2,fma,f16c")]
+    pub unsafe fn lanes_avx2(kind: BlockKind, row: &[u8], x: &Q8Row) -> ([f32; 8], f32) {
         let bytes = kind.block_bytes();
-        let nb = x.d.len();
         let ones = _mm256_set1_epi16(1);
         let mut acc = _mm256_setzero_ps();
-        for g in 0..nb.div_ceil(8) {
-            let n = (nb - g * 8).min(8);
-            let group = row.as_ptr().add(g * 8 * bytes);
-            let mut p = [_mm256_setzero_si256(); 8];
-            for (k, pk) in p.iter_mut().enumerate().take(n) {
-                let b = g * 8 + k;
-                let w = weights(kind, group.add(k * bytes));
-                let q = _mm256_loadu_si256(x.q.as_ptr().add(b * BLOCK) as *const __m256i);
-                let prod = match kind {
-                    BlockKind::Q4_1 => _mm256_maddubs_epi16(w, q),
-                    // maddubs wants one unsigned operand: |w| and q with w's sign.
-                    BlockKind::Q8_0 => {
-                        _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(q, w))
-                    }
-                };
-                *pk = _mm256_madd_epi16(prod, ones);
+        let mut mins = 0f32;
+        for b in 0..x.d.len() {
+            let blk = row.as_ptr().add(b * bytes);
+            let w = weights(kind, blk);
+            let q = _mm256_loadu_si256(x.q.as_ptr().add(b * BLOCK) as *const __m256i);
+            let pairs = match kind {
+                BlockKind::Q4_1 => _mm256_maddubs_epi16(w, q),
+                // maddubs wants one unsigned operand: |w|, and q with w's sign.
+                BlockKind::Q8_0 => {
+                    _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(q, w))
+                }
+            };
+            let sums = _mm256_madd_epi16(pairs, ones);
+            let (dw, mw) = scales(kind, blk);
+            let scale = _mm256_set1_ps(dw * *x.d.get_unchecked(b));
+            acc = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(sums), acc);
+            if kind == BlockKind::Q4_1 {
+                mins = mw.mul_add(*x.s.get_unchecked(b), mins);
             }
-            acc = accumulate(kind, group, n, x, g * 8, totals8(p), acc);
         }
         let mut lanes = [0f32; 8];
         _mm256_storeu_ps(lanes.as_mut_ptr(), acc);
-        lanes
+        (lanes, mins)
     }
 
-    /// The eight lanes of a row with AVX-512 VNNI on 256-bit vectors.
+    /// The lanes and offsets of a row with AVX-512 VNNI (`vpdpbusd`) on 256-bit
+    /// vectors.
     ///
     /// # Safety
-    /// AVX2, F16C, AVX-512 VNNI, VL and BW must be present; `row` must hold as many
-    /// blocks as `x`.
-    #[target_feature(enable = "avx2,f16c,avx512f,avx512vl,avx512bw,avx512vnni")]
-    pub unsafe fn lanes_vnni(kind: BlockKind, row: &[u8], x: &Q8Row) -> [f32; 8] {
+    /// AVX2, FMA, F16C and AVX-512 F, VL, BW and VNNI must be present; `row` must
+    /// hold as many blocks as `x`.
+    #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512vl,avx512bw,avx512vnni")]
+    pub unsafe fn lanes_vnni(kind: BlockKind, row: &[u8], x: &Q8Row) -> ([f32; 8], f32) {
         let bytes = kind.block_bytes();
-        let nb = x.d.len();
         let zero = _mm256_setzero_si256();
         let mut acc = _mm256_setzero_ps();
-        for g in 0..nb.div_ceil(8) {
-            let n = (nb - g * 8).min(8);
-            let group = row.as_ptr().add(g * 8 * bytes);
-            let mut p = [zero; 8];
-            for (k, pk) in p.iter_mut().enumerate().take(n) {
-                let b = g * 8 + k;
-                let w = weights(kind, group.add(k * bytes));
-                let q = _mm256_loadu_si256(x.q.as_ptr().add(b * BLOCK) as *const __m256i);
-                *pk = match kind {
-                    BlockKind::Q4_1 => _mm256_dpbusd_epi32(zero, w, q),
-                    BlockKind::Q8_0 => {
-                        _mm256_dpbusd_epi32(zero, _mm256_abs_epi8(w), _mm256_sign_epi8(q, w))
-                    }
-                };
+        let mut mins = 0f32;
+        for b in 0..x.d.len() {
+            let blk = row.as_ptr().add(b * bytes);
+            let w = weights(kind, blk);
+            let q = _mm256_loadu_si256(x.q.as_ptr().add(b * BLOCK) as *const __m256i);
+            let sums = match kind {
+                BlockKind::Q4_1 => _mm256_dpbusd_epi32(zero, w, q),
+                BlockKind::Q8_0 => {
+                    _mm256_dpbusd_epi32(zero, _mm256_abs_epi8(w), _mm256_sign_epi8(q, w))
+                }
+            };
+            let (dw, mw) = scales(kind, blk);
+            let scale = _mm256_set1_ps(dw * *x.d.get_unchecked(b));
+            acc = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(sums), acc);
+            if kind == BlockKind::Q4_1 {
+                mins = mw.mul_add(*x.s.get_unchecked(b), mins);
             }
-            acc = accumulate(kind, group, n, x, g * 8, totals8(p), acc);
         }
         let mut lanes = [0f32; 8];
         _mm256_storeu_ps(lanes.as_mut_ptr(), acc);
-        lanes
+        (lanes, mins)
     }
 }
 
