@@ -1,7 +1,8 @@
 //! The decode steps of generation on the weights' own blocks (8-bit quantised
 //! input, `backend::qmatvec`) against the same steps computed as scoring computes
-//! them (f32 products): at every step of a greedy generation, the logits must stay
-//! within a stated distance of the f32 path's and choose the same token.
+//! them (f32 products): at every step of a greedy generation (both fed the f32
+//! path's choices), the logits must stay within a stated distance of the f32 path's,
+//! and choose another token only where the f32 path's top two nearly tie.
 
 mod common;
 
@@ -105,12 +106,16 @@ fn smollm2_block_steps_stay_close_to_f32_steps() {
     let steps = compare(&model, &prompt, 24);
     for (k, s) in steps.iter().enumerate() {
         eprintln!(
-            "step {k}: max |Δlogit| {:.4}, spread {:.2}, KL {:.2e}, same token {}",
-            s.diff, s.spread, s.kl, s.same
+            "step {k}: max |Δlogit| {:.4}, spread {:.2}, KL {:.2e}, same token {} (gap {:.3})",
+            s.diff, s.spread, s.kl, s.same, s.gap
         );
         // Observed: |Δlogit| ≤ 1.0 on spreads of 34–46 (under 3 %), KL ≤ 0.0065.
         assert!(s.diff < 0.05 * s.spread, "step {k}: {} against {}", s.diff, s.spread);
         assert!(s.kl < 0.02, "step {k}: KL {}", s.kl);
-        assert!(s.same, "step {k}: the greedy choice differs");
+        // A different greedy choice only between two near-tied candidates.
+        assert!(s.same || s.gap <= 2.0 * s.diff, "step {k}: gap {}", s.gap);
     }
+    let same = steps.iter().filter(|s| s.same).count();
+    eprintln!("{same} of {} greedy choices agree", steps.len());
+    assert!(same * 4 >= steps.len() * 3, "only {same} choices agree");
 }
