@@ -83,7 +83,12 @@ fn tiny_model_block_steps_stay_close_to_f32_steps() {
             "step {k}: max |Δlogit| {:.5}, spread {:.3}, KL {:.2e}",
             s.diff, s.spread, s.kl
         );
-        assert!(s.diff < 0.02 * s.spread, "step {k}: {} against {}", s.diff, s.spread);
+        assert!(
+            s.diff < 0.02 * s.spread,
+            "step {k}: {} against {}",
+            s.diff,
+            s.spread
+        );
         assert!(s.kl < 1e-3, "step {k}: KL {}", s.kl);
         // Random weights give near-ties: a different choice only where the f32
         // path's two candidates are closer than the logits' error allows.
@@ -110,7 +115,12 @@ fn smollm2_block_steps_stay_close_to_f32_steps() {
             s.diff, s.spread, s.kl, s.same, s.gap
         );
         // Observed: |Δlogit| ≤ 1.0 on spreads of 34–46 (under 3 %), KL ≤ 0.0065.
-        assert!(s.diff < 0.05 * s.spread, "step {k}: {} against {}", s.diff, s.spread);
+        assert!(
+            s.diff < 0.05 * s.spread,
+            "step {k}: {} against {}",
+            s.diff,
+            s.spread
+        );
         assert!(s.kl < 0.02, "step {k}: KL {}", s.kl);
         // A different greedy choice only between two near-tied candidates.
         assert!(s.same || s.gap <= 2.0 * s.diff, "step {k}: gap {}", s.gap);

@@ -65,7 +65,11 @@ impl Linear {
     ) -> Result<[Tensor; N]> {
         let blocks: Option<Vec<&BlockMatrix>> = linears
             .iter()
-            .map(|l| l.blocks.as_ref().filter(|b| q8.is_some_and(|q| q.len() == b.cols())))
+            .map(|l| {
+                l.blocks
+                    .as_ref()
+                    .filter(|b| q8.is_some_and(|q| q.len() == b.cols()))
+            })
             .collect();
         match (blocks, q8) {
             (Some(blocks), Some(q)) => {
@@ -962,7 +966,10 @@ impl Llama {
         let index = Tensor::from_vec(index, picks.len(), &self.device)?;
         let rows = flat.index_select(&index, 0)?;
         let rq = quantize_row(&rows, decode)?;
-        let mut logits = self.output.forward(&rows, rq.as_ref())?.to_dtype(DType::F32)?;
+        let mut logits = self
+            .output
+            .forward(&rows, rq.as_ref())?
+            .to_dtype(DType::F32)?;
         if let Some(cap) = self.final_softcap {
             logits = ((logits / cap)?.tanh()? * cap)?;
         }

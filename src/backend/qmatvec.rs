@@ -249,7 +249,8 @@ fn row_dot(path: Path, kind: BlockKind, row: &[u8], x: &Q8Row) -> f32 {
         }
         _ => lanes_scalar(kind, row, x),
     };
-    (((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7])))
+    (((lanes[0] + lanes[1]) + (lanes[2] + lanes[3]))
+        + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7])))
         + mins
 }
 
@@ -333,10 +334,7 @@ mod simd {
             BlockKind::Q8_0 => i32::from((blk as *const u16).read_unaligned()),
         };
         let v = _mm_cvtph_ps(_mm_cvtsi32_si128(raw));
-        (
-            _mm_cvtss_f32(v),
-            _mm_cvtss_f32(_mm_shuffle_ps(v, v, 1)),
-        )
+        (_mm_cvtss_f32(v), _mm_cvtss_f32(_mm_shuffle_ps(v, v, 1)))
     }
 
     /// The lanes and offsets of a row with AVX2 (`vpmaddubsw` + `vpmaddwd`).
@@ -505,7 +503,9 @@ mod tests {
     fn check(kind: BlockKind, rows: usize, cols: usize, seed: u64) {
         let m = random_matrix(kind, rows, cols, seed);
         let mut rng = Rng::new(seed + 100);
-        let mut x: Vec<f32> = (0..cols).map(|_| (rng.next_f64() * 4.0 - 2.0) as f32).collect();
+        let mut x: Vec<f32> = (0..cols)
+            .map(|_| (rng.next_f64() * 4.0 - 2.0) as f32)
+            .collect();
         // An all-zero block and a block with one large value.
         x[..32].fill(0.0);
         if cols >= 96 {
@@ -563,10 +563,21 @@ mod tests {
         let x: Vec<f32> = (0..64).map(|i| (i as f32 - 20.5) / 7.0).collect();
         let q = Q8Row::quantize(&x);
         for b in 0..2 {
-            let sum: i32 = q.q[b * 32..(b + 1) * 32].iter().map(|&v| i32::from(v)).sum();
+            let sum: i32 = q.q[b * 32..(b + 1) * 32]
+                .iter()
+                .map(|&v| i32::from(v))
+                .sum();
             assert_eq!(q.s[b], q.d[b] * sum as f32);
-            let amax = x[b * 32..(b + 1) * 32].iter().fold(0f32, |m, v| m.max(v.abs()));
-            assert_eq!(q.q[b * 32..(b + 1) * 32].iter().map(|v| v.unsigned_abs()).max(), Some(127));
+            let amax = x[b * 32..(b + 1) * 32]
+                .iter()
+                .fold(0f32, |m, v| m.max(v.abs()));
+            assert_eq!(
+                q.q[b * 32..(b + 1) * 32]
+                    .iter()
+                    .map(|v| v.unsigned_abs())
+                    .max(),
+                Some(127)
+            );
             assert_eq!(q.d[b], amax / 127.0);
         }
         let zero = Q8Row::quantize(&[0.0; 32]);
@@ -577,10 +588,15 @@ mod tests {
     #[test]
     fn results_do_not_depend_on_the_thread_count() {
         let m = random_matrix(BlockKind::Q4_1, 200, 576, 9);
-        let x: Vec<f32> = (0..576).map(|i| ((i * 37 % 101) as f32 - 50.0) / 25.0).collect();
+        let x: Vec<f32> = (0..576)
+            .map(|i| ((i * 37 % 101) as f32 - 50.0) / 25.0)
+            .collect();
         let q = Q8Row::quantize(&x);
         let run = |threads: usize| {
-            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
             let mut out = vec![0f32; 200];
             pool.install(|| m.matvec(&q, &mut out));
             out
