@@ -546,7 +546,7 @@ mod tests {
 
     #[test]
     fn q4_1_products_match_an_f64_reference_on_every_path() {
-        // 18 blocks (two groups of eight and two left over), 48, and 3.
+        // Rows of 18 blocks (SmolLM2's width 576), 48 (its 1536) and 3.
         check(BlockKind::Q4_1, 70, 576, 1);
         check(BlockKind::Q4_1, 40, 1536, 2);
         check(BlockKind::Q4_1, 33, 96, 3);
