@@ -39,9 +39,12 @@ fn cached_decoding_matches_full_recomputation() {
         max_tokens: 24,
         ..GenerationConfig::default()
     };
-    let g = model.generate(prompt, &config).unwrap();
-    assert!(!g.tokens.is_empty());
+    // Steps computed as scoring computes them (f32 products); the default steps on
+    // the weights' blocks are compared with these in tests/decode_kernel.rs.
     let mut ids = model.tokenize(prompt).unwrap();
+    let mut decoder = model.decoder().exact_steps();
+    let g = probity::backend::generate::generate(&mut decoder, &ids, &config).unwrap();
+    assert!(!g.tokens.is_empty());
     for (k, (&token, &logprob)) in g.tokens.iter().zip(&g.logprobs).enumerate() {
         let logits = model.logits_after(&ids).unwrap();
         assert_eq!(argmax(&logits), token, "token {k}");

@@ -58,12 +58,19 @@ fn smollm2_watermarked_answers_are_detected_and_unwatermarked_ones_are_not() {
         assert!(d.t >= 50, "only {} scored tokens: {:?}", d.t, g.text);
         assert!(d.z > 4.0 && d.p_value < 3.2e-5, "{d:?}: {:?}", g.text);
     }
-    for i in 0..8 {
+    // Eight unwatermarked answers of at least 50 scored tokens (a sample that ends
+    // its turn early is tested too, but not counted), from at most 16 seeds.
+    let mut long = 0;
+    for i in 0..16 {
         let (g, d) = sample(i, false);
         eprintln!("unwatermarked {i}: {} tokens, {d:?}", g.tokens.len());
-        assert!(d.t >= 50, "only {} scored tokens: {:?}", d.t, g.text);
         assert!(d.z <= 4.0, "{d:?}: {:?}", g.text);
+        long += usize::from(d.t >= 50);
+        if long == 8 {
+            break;
+        }
     }
+    assert_eq!(long, 8, "too few long unwatermarked answers");
     // The same seed and key give the same watermarked text.
     assert_eq!(sample(0, true).0, sample(0, true).0);
 }

@@ -731,6 +731,9 @@ impl GgufModel {
 pub struct GgufDecoder<'a> {
     model: &'a GgufModel,
     cache: Option<PrefixCache>,
+    /// Steps (one token after the prompt) on the weights' own blocks (see
+    /// [`super::qmatvec`]); the prompt is always run as in scoring.
+    block_steps: bool,
 }
 
 impl GgufModel {
@@ -738,6 +741,7 @@ impl GgufModel {
         GgufDecoder {
             model: self,
             cache: None,
+            block_steps: true,
         }
     }
 
@@ -754,31 +758,42 @@ impl GgufModel {
 }
 
 impl GgufDecoder<'_> {
-    fn run(&mut self, ids: Vec<u32>) -> Result<Vec<f32>, BackendError> {
+    /// Runs every step as a forward pass of scoring does (f32 products at
+    /// `Precision::F32`), not on the weights' blocks: slower, for comparisons.
+    pub fn exact_steps(mut self) -> Self {
+        self.block_steps = false;
+        self
+    }
+
+    fn run(&mut self, ids: Vec<u32>, step: bool) -> Result<Vec<f32>, BackendError> {
         let weights = &self.model.weights;
-        let (hidden, cache) = weights
-            .forward(&[ids], self.cache.as_ref(), 0)
-            .map_err(inference)?;
-        let (_, len, _) = hidden.dims3().map_err(inference)?;
+        let decode = step && self.block_steps;
+        let prefix = self.cache.as_ref();
+        // The step runs on one of rayon's threads, so its many small parallel
+        // products are split there rather than each handed over from this thread.
+        let (logits, cache) = rayon::scope(|_| -> candle_core::Result<_> {
+            let (hidden, cache) = weights.forward_with(&[ids], prefix, 0, decode)?;
+            let (_, len, _) = hidden.dims3()?;
+            let logits = weights.logits_at_with(&hidden, &[(0, len - 1)], decode)?;
+            Ok((logits, cache))
+        })
+        .map_err(inference)?;
         self.cache = cache;
-        weights
-            .logits_at(&hidden, &[(0, len - 1)])
-            .map(|mut l| l.remove(0))
-            .map_err(inference)
+        Ok(logits.into_iter().next().expect("one pick"))
     }
 }
 
 impl super::generate::Decoder for GgufDecoder<'_> {
     fn prefill(&mut self, ids: &[u32]) -> Result<Vec<f32>, BackendError> {
         self.cache = None;
-        self.run(ids.to_vec())
+        self.run(ids.to_vec(), false)
     }
 
     fn step(&mut self, id: u32) -> Result<Vec<f32>, BackendError> {
         if self.cache.is_none() {
             return Err(BackendError::Generation("step before prefill".into()));
         }
-        self.run(vec![id])
+        self.run(vec![id], true)
     }
 
     fn decode(&self, ids: &[u32]) -> String {

@@ -27,6 +27,88 @@ use candle_core::quantized::QMatMul;
 use candle_core::{DType, Device, IndexOp, Module, Result, Tensor};
 use std::sync::Arc;
 
+use super::qmatvec::{BlockMatrix, Q8Row};
+
+/// A weight matrix `[out, in]`: `w` serves every product of a forward pass (f32,
+/// or candle's blocks at `Precision::Quantized`); `blocks` keeps a Q4_1 or Q8_0
+/// file tensor's own blocks for the decode step's one-row products
+/// ([`super::qmatvec`]).
+struct Linear {
+    w: QMatMul,
+    blocks: Option<BlockMatrix>,
+}
+
+impl Linear {
+    fn plain(w: QMatMul) -> Linear {
+        Linear { w, blocks: None }
+    }
+
+    /// `x · wᵀ`; with `q8` (the one-row `x` quantised, decode steps only) on the
+    /// blocks when there are any.
+    fn forward(&self, x: &Tensor, q8: Option<&Q8Row>) -> Result<Tensor> {
+        match (&self.blocks, q8) {
+            (Some(b), Some(q)) if b.cols() == q.len() => {
+                let mut out = vec![0f32; b.rows()];
+                b.matvec(q, &mut out);
+                Tensor::from_vec(out, (1, b.rows()), x.device())
+            }
+            _ => self.w.forward(x),
+        }
+    }
+
+    /// [`Linear::forward`] of several matrices on one input, the block products
+    /// in one parallel pass.
+    fn forward_many<const N: usize>(
+        linears: [&Linear; N],
+        x: &Tensor,
+        q8: Option<&Q8Row>,
+    ) -> Result<[Tensor; N]> {
+        let blocks: Option<Vec<&BlockMatrix>> = linears
+            .iter()
+            .map(|l| {
+                l.blocks
+                    .as_ref()
+                    .filter(|b| q8.is_some_and(|q| q.len() == b.cols()))
+            })
+            .collect();
+        match (blocks, q8) {
+            (Some(blocks), Some(q)) => {
+                let mut outs: Vec<Vec<f32>> = blocks.iter().map(|b| vec![0f32; b.rows()]).collect();
+                let mut parts: Vec<(&BlockMatrix, &mut [f32])> = blocks
+                    .iter()
+                    .copied()
+                    .zip(outs.iter_mut().map(Vec::as_mut_slice))
+                    .collect();
+                super::qmatvec::matvecs(&mut parts, q);
+                let mut tensors = Vec::with_capacity(N);
+                for o in outs {
+                    let n = o.len();
+                    tensors.push(Tensor::from_vec(o, (1, n), x.device())?);
+                }
+                Ok(tensors.try_into().expect("N tensors"))
+            }
+            _ => {
+                let mut tensors = Vec::with_capacity(N);
+                for l in linears {
+                    tensors.push(l.forward(x, q8)?);
+                }
+                Ok(tensors.try_into().expect("N tensors"))
+            }
+        }
+    }
+}
+
+/// A one-row input quantised for [`Linear::forward`]'s block kernel, when `decode`
+/// asks for it.
+fn quantize_row(x: &Tensor, decode: bool) -> Result<Option<Q8Row>> {
+    let (rows, cols) = x.dims2()?;
+    if !decode || rows != 1 || !cols.is_multiple_of(super::qmatvec::BLOCK) {
+        return Ok(None);
+    }
+    let v = x.flatten_all()?.to_dtype(DType::F32)?.to_vec1::<f32>()?;
+    Ok(Some(Q8Row::quantize(&v)))
+}
+
 /// The architectures this forward pass runs (`general.architecture`).
 pub const ARCHITECTURES: &[&str] = &["llama", "qwen2", "qwen3", "phi3", "gemma2", "gemma3"];
 
@@ -42,19 +124,19 @@ enum Rope {
 /// Query, key and value projections: separate (with optional biases) or fused.
 enum Attention {
     Separate {
-        wq: QMatMul,
-        wk: QMatMul,
-        wv: QMatMul,
+        wq: Linear,
+        wk: Linear,
+        wv: Linear,
         biases: Option<(Tensor, Tensor, Tensor)>,
     },
     /// One matrix whose output rows are Q ‖ K ‖ V (phi3).
-    Fused(QMatMul),
+    Fused(Linear),
 }
 
 /// The feed-forward's gate and up projections: separate or one gate ‖ up matrix.
 enum GateUp {
-    Separate { gate: QMatMul, up: QMatMul },
-    Fused(QMatMul),
+    Separate { gate: Linear, up: Linear },
+    Fused(Linear),
 }
 
 struct Layer {
@@ -62,11 +144,11 @@ struct Layer {
     attention: Attention,
     q_norm: Option<Tensor>,
     k_norm: Option<Tensor>,
-    wo: QMatMul,
+    wo: Linear,
     post_attn_norm: Option<Tensor>,
     ffn_norm: Tensor,
     gate_up: GateUp,
-    down: QMatMul,
+    down: Linear,
     post_ffn_norm: Option<Tensor>,
     /// Keys at least this far behind a query are masked (sliding-window layers).
     window: Option<usize>,
@@ -80,7 +162,7 @@ pub struct Llama {
     embed_scale: f64,
     layers: Vec<Layer>,
     norm: Tensor,
-    output: QMatMul,
+    output: Linear,
     eps: f32,
     n_head: usize,
     n_kv_head: usize,
@@ -368,10 +450,12 @@ impl Llama {
             load.linear("output.weight")?
         } else {
             // Tied embeddings: the output projection is the embedding matrix.
-            match precision {
+            let blocks = BlockMatrix::from_qtensor(&embed_q);
+            let w = match precision {
                 Precision::F32 => QMatMul::Tensor(embed.clone()),
                 Precision::Quantized => QMatMul::from_arc(Arc::new(embed_q))?,
-            }
+            };
+            Linear { w, blocks }
         };
         let has = |name: &str| ct.tensor_infos.contains_key(name);
         let mut layers = Vec::with_capacity(n_layer);
@@ -549,9 +633,9 @@ impl Llama {
                 (None, None, None) => None,
                 _ => candle_core::bail!("layer {i} has some but not all q/k/v biases"),
             };
-            let mut linear = |name: String| -> Result<QMatMul> {
+            let mut linear = |name: String| -> Result<Linear> {
                 match get(&name)? {
-                    Some(t) => Ok(QMatMul::Tensor(t)),
+                    Some(t) => Ok(Linear::plain(QMatMul::Tensor(t))),
                     None => candle_core::bail!("tensor `{name}` is missing"),
                 }
             };
@@ -593,7 +677,7 @@ impl Llama {
             embed_scale: 1.0,
             layers,
             norm,
-            output: QMatMul::Tensor(output),
+            output: Linear::plain(QMatMul::Tensor(output)),
             eps: c.rms_norm_eps.unwrap_or(1e-5) as f32,
             n_head,
             n_kv_head,
@@ -628,11 +712,11 @@ impl Llama {
         expect("model.norm.weight", &self.norm, &[dim])?;
         for (i, l) in self.layers.iter().enumerate() {
             let p = format!("model.layers.{i}");
-            let shape = |m: &QMatMul| match m {
+            let shape = |m: &Linear| match &m.w {
                 QMatMul::Tensor(t) => t.dims().to_vec(),
                 _ => Vec::new(),
             };
-            let check = |name: &str, m: &QMatMul, want: [usize; 2]| -> Result<()> {
+            let check = |name: &str, m: &Linear, want: [usize; 2]| -> Result<()> {
                 if shape(m) != want {
                     candle_core::bail!(
                         "`{p}.{name}` has shape {:?}, the config implies {:?}",
@@ -665,6 +749,21 @@ impl Llama {
         rows: &[Vec<u32>],
         prefix: Option<&PrefixCache>,
         pad: u32,
+    ) -> Result<(Tensor, Option<PrefixCache>)> {
+        self.forward_with(rows, prefix, pad, false)
+    }
+
+    /// [`Llama::forward`]; with `decode`, a one-token input's products use the
+    /// weights' own blocks and an 8-bit quantised input ([`super::qmatvec`]) where
+    /// the file has Q4_1 or Q8_0 blocks: the generation step, faster and within
+    /// quantisation rounding of the f32 products. Inputs of more than one token
+    /// are computed as by [`Llama::forward`] either way.
+    pub fn forward_with(
+        &self,
+        rows: &[Vec<u32>],
+        prefix: Option<&PrefixCache>,
+        pad: u32,
+        decode: bool,
     ) -> Result<(Tensor, Option<PrefixCache>)> {
         let b = rows.len();
         let len = rows.iter().map(Vec::len).max().unwrap_or(0);
@@ -700,9 +799,11 @@ impl Llama {
         let mut cache = Vec::with_capacity(if keep_cache { self.layers.len() } else { 0 });
         for (i, layer) in self.layers.iter().enumerate() {
             let h = candle_nn::ops::rms_norm(&x, &layer.attn_norm, self.eps)?;
+            let hq = quantize_row(&h, decode)?;
+            let hq = hq.as_ref();
             let (q, k, v) = match &layer.attention {
                 Attention::Separate { wq, wk, wv, biases } => {
-                    let (q, k, v) = (wq.forward(&h)?, wk.forward(&h)?, wv.forward(&h)?);
+                    let [q, k, v] = Linear::forward_many([wq, wk, wv], &h, hq)?;
                     match biases {
                         Some((bq, bk, bv)) => (
                             q.broadcast_add(bq)?,
@@ -713,7 +814,7 @@ impl Llama {
                     }
                 }
                 Attention::Fused(w) => {
-                    let qkv = w.forward(&h)?;
+                    let qkv = w.forward(&h, hq)?;
                     (
                         qkv.narrow(1, 0, width)?,
                         qkv.narrow(1, width, kv_width)?,
@@ -766,8 +867,15 @@ impl Llama {
                 cache.push((k.clone(), v.clone()));
             }
             let rep = self.n_head / self.n_kv_head;
-            let k = repeat_kv(&k, rep)?;
-            let v = repeat_kv(&v, rep)?;
+            // A decode step's one query per head: the `rep` query heads of a key-value
+            // head become `rep` rows against that head's keys, instead of copying the
+            // keys and values `rep` times.
+            let grouped = decode && len == 1 && rep > 1;
+            let (q, k, v) = if grouped {
+                (q.reshape((b, self.n_kv_head, rep, self.head_dim))?, k, v)
+            } else {
+                (q, repeat_kv(&k, rep)?, repeat_kv(&v, rep)?)
+            };
             let mut att = (q.matmul(&k.t()?)? * self.attn_scale)?;
             if let Some(cap) = self.attn_softcap {
                 att = ((att / cap)?.tanh()? * cap)?;
@@ -787,18 +895,27 @@ impl Llama {
             };
             let att = att.broadcast_add(mask)?;
             let att = candle_nn::ops::softmax_last_dim(&att)?;
-            let y = att.matmul(&v)?; // [b, heads, len, head_dim]
+            let mut y = att.matmul(&v)?; // [b, heads, len, head_dim]
+            if grouped {
+                y = y.reshape((b, self.n_head, 1, self.head_dim))?;
+            }
             let y = y.transpose(1, 2)?.reshape((b * len, width))?;
-            let mut y = layer.wo.forward(&y)?;
+            let yq = quantize_row(&y, decode)?;
+            let mut y = layer.wo.forward(&y, yq.as_ref())?;
             if let Some(w) = &layer.post_attn_norm {
                 y = candle_nn::ops::rms_norm(&y, w, self.eps)?;
             }
             x = (x + y)?;
             let h = candle_nn::ops::rms_norm(&x, &layer.ffn_norm, self.eps)?;
+            let hq = quantize_row(&h, decode)?;
+            let hq = hq.as_ref();
             let (gate, up) = match &layer.gate_up {
-                GateUp::Separate { gate, up } => (gate.forward(&h)?, up.forward(&h)?),
+                GateUp::Separate { gate, up } => {
+                    let [g, u] = Linear::forward_many([gate, up], &h, hq)?;
+                    (g, u)
+                }
                 GateUp::Fused(w) => {
-                    let gu = w.forward(&h)?;
+                    let gu = w.forward(&h, hq)?;
                     let half = gu.dim(1)? / 2;
                     (gu.narrow(1, 0, half)?, gu.narrow(1, half, half)?)
                 }
@@ -808,7 +925,9 @@ impl Llama {
             } else {
                 candle_nn::ops::silu(&gate)?
             };
-            let mut y = layer.down.forward(&(act * up)?)?;
+            let a = (act * up)?;
+            let aq = quantize_row(&a, decode)?;
+            let mut y = layer.down.forward(&a, aq.as_ref())?;
             if let Some(w) = &layer.post_ffn_norm {
                 y = candle_nn::ops::rms_norm(&y, w, self.eps)?;
             }
@@ -830,12 +949,27 @@ impl Llama {
 
     /// Logits at the given (row, position) pairs of a forward pass's hidden states.
     pub fn logits_at(&self, hidden: &Tensor, picks: &[(usize, usize)]) -> Result<Vec<Vec<f32>>> {
+        self.logits_at_with(hidden, picks, false)
+    }
+
+    /// [`Llama::logits_at`]; with `decode`, a single pick's output product uses the
+    /// blocks as in [`Llama::forward_with`].
+    pub fn logits_at_with(
+        &self,
+        hidden: &Tensor,
+        picks: &[(usize, usize)],
+        decode: bool,
+    ) -> Result<Vec<Vec<f32>>> {
         let (_, len, dim) = hidden.dims3()?;
         let flat = hidden.reshape(((), dim))?;
         let index: Vec<u32> = picks.iter().map(|&(r, p)| (r * len + p) as u32).collect();
         let index = Tensor::from_vec(index, picks.len(), &self.device)?;
         let rows = flat.index_select(&index, 0)?;
-        let mut logits = self.output.forward(&rows)?.to_dtype(DType::F32)?;
+        let rq = quantize_row(&rows, decode)?;
+        let mut logits = self
+            .output
+            .forward(&rows, rq.as_ref())?
+            .to_dtype(DType::F32)?;
         if let Some(cap) = self.final_softcap {
             logits = ((logits / cap)?.tanh()? * cap)?;
         }
@@ -864,12 +998,14 @@ impl<R: std::io::Read + std::io::Seek> Loader<'_, R> {
     }
 
     /// A weight matrix: expanded to f32, or kept in the file's blocks.
-    fn linear(&mut self, name: &str) -> Result<QMatMul> {
+    fn linear(&mut self, name: &str) -> Result<Linear> {
         let q = self.raw(name)?;
-        match self.precision {
-            Precision::F32 => Ok(QMatMul::Tensor(q.dequantize(self.device)?)),
-            Precision::Quantized => QMatMul::from_arc(Arc::new(q)),
-        }
+        let blocks = BlockMatrix::from_qtensor(&q);
+        let w = match self.precision {
+            Precision::F32 => QMatMul::Tensor(q.dequantize(self.device)?),
+            Precision::Quantized => QMatMul::from_arc(Arc::new(q))?,
+        };
+        Ok(Linear { w, blocks })
     }
 }
 

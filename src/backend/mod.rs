@@ -15,6 +15,7 @@ pub mod gguf;
 pub mod known;
 mod llama;
 pub mod openai;
+pub mod qmatvec;
 mod spm;
 pub mod subprocess;
 mod tokenizer;
