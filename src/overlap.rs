@@ -93,21 +93,15 @@ pub fn open_index(
     };
     build_index(&works, &out, &options).map_err(|e| format!("{}: {e}", field("works")))?;
     let opened = CorpusIndex::open(&out).map_err(|e| format!("{}: {e}", field("works")))?;
-    let read = crate::corpus::read_works(&works)
-        .map_err(|e| format!("{}: {e}", field("works")))?
-        .into_iter()
-        .map(|w| w.path)
-        .fold(Vec::new(), |mut files, p| {
-            if !files.contains(&p) {
-                files.push(p);
-            }
-            files
-        });
+    // The files the build read (listed in the manifest), found without reading
+    // them again.
+    let read =
+        crate::corpus::corpus_files(&works).map_err(|e| format!("{}: {e}", field("works")))?;
     Ok((opened, read, vec![out]))
 }
 
 /// Checks a `[[corpus]]` before the model runs: its index opens and can see spans
-/// of `max_span_words` + 1 words, or its folder holds works.
+/// of `max_span_words` + 1 words, or its folder exists and holds corpus files.
 pub fn preflight(spec: &AuditSpec, check: &CorpusCheck) -> Result<(), String> {
     let base = spec.file.parent().unwrap_or(Path::new("."));
     let field = |f: &str| format!("{}: corpus `{}` ({f})", spec.file.display(), check.name);
@@ -115,8 +109,10 @@ pub fn preflight(spec: &AuditSpec, check: &CorpusCheck) -> Result<(), String> {
         // With an index given, nothing is written: the out dir is not used.
         return open_index(spec, check, base).map(|_| ());
     }
+    // A folder of works: that it exists and holds corpus files. Their contents are
+    // checked when the index is built, after the run (whose responses are kept).
     let works = base.join(check.works.as_deref().unwrap_or_default());
-    crate::corpus::read_works(&works)
+    crate::corpus::corpus_files(&works)
         .map(|_| ())
         .map_err(|e| format!("{}: {e}", field("works")))
 }

@@ -377,11 +377,17 @@ fn bad_memorisation_sets_and_corpora_exit_2_naming_the_file() {
         &corpus("works = \"works\"\nindex = \"x.index\"\n"),
         &["corpus[0].works"],
     );
-    // A missing folder of works.
+    // A missing folder of works, and one without corpus files.
     expect_bad(
         &root,
         &corpus("works = \"gone\"\n"),
         &["corpus `c`", "gone"],
+    );
+    write(&root.join("emptyworks/notes.csv"), "not a corpus file");
+    expect_bad(
+        &root,
+        &corpus("works = \"emptyworks\"\n"),
+        &["corpus `c`", "emptyworks", "no works"],
     );
     // A corrupt index.
     write(&root.join("bad.index"), "this is not an index at all");

@@ -426,6 +426,25 @@ pub fn build_index(
     })
 }
 
+/// The corpus files under `dir` (`*.txt`, `*.md`, `*.jsonl`, recursively, hidden
+/// entries skipped) in index order, without reading them; none is
+/// [`CorpusError::EmptyCorpus`].
+pub fn corpus_files(dir: &Path) -> Result<Vec<PathBuf>, CorpusError> {
+    let meta = std::fs::metadata(dir).map_err(|e| CorpusError::io(dir, e))?;
+    if !meta.is_dir() {
+        return Err(CorpusError::Invalid {
+            message: format!("{}: not a folder", dir.display()),
+        });
+    }
+    let files: Vec<PathBuf> = walk(dir)?.into_iter().map(|s| s.path).collect();
+    if files.is_empty() {
+        return Err(CorpusError::EmptyCorpus {
+            dir: dir.to_path_buf(),
+        });
+    }
+    Ok(files)
+}
+
 /// One work of a corpus folder with its text, for the memorisation probes.
 #[derive(Debug, Clone)]
 pub struct WorkText {

@@ -21,7 +21,7 @@ pub mod format;
 mod memorise;
 mod text;
 
-pub use build::{build_index, read_works, BuildOptions, BuildSummary, WorkText};
+pub use build::{build_index, corpus_files, read_works, BuildOptions, BuildSummary, WorkText};
 pub use check::{NearDuplicate, Overlap, Span};
 pub use format::{CorpusIndex, WorkInfo};
 pub use memorise::{cut_pairs, memorisation, MemorisationOptions, MemorisationPair};
