@@ -22,6 +22,20 @@ fn lines(path: &Path) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// A JSON file of the out dir.
+fn read_json(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// The first element of a JSON array whose `key` is `value`.
+fn entry<'a>(list: &'a serde_json::Value, key: &str, value: &str) -> &'a serde_json::Value {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e[key] == value)
+        .unwrap_or_else(|| panic!("no entry with {key} = {value}"))
+}
+
 fn fold(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
@@ -93,14 +107,8 @@ fn smollm2_continues_licence_prefixes_and_the_extraction_rate_is_recomputed() {
             assert!(!exact, "the control passage was 'extracted': {r}");
         }
     }
-    let results: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
-    let finding = results["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["metric"] == "extraction_rate")
-        .expect("an extraction-rate finding");
+    let results = read_json(&out.join("results.json"));
+    let finding = entry(&results["findings"], "metric", "extraction_rate");
     let n = responses.len() as f64;
     assert!((finding["estimate"].as_f64().unwrap() - extracted as f64 / n).abs() < 1e-15);
     if extracted == 0 {
@@ -119,12 +127,7 @@ fn smollm2_continues_licence_prefixes_and_the_extraction_rate_is_recomputed() {
         responses.len()
     );
     // Every output was also checked against the works.
-    let overlap = results["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["kind"] == "corpus_overlap")
-        .expect("a corpus finding");
+    let overlap = entry(&results["findings"], "kind", "corpus_overlap");
     assert_eq!(overlap["n"].as_u64().unwrap(), 6);
     // The works are inputs of the manifest; the index built from them an output.
     let manifest = std::fs::read_to_string(out.join("manifest.json")).unwrap();
@@ -221,14 +224,8 @@ fn outputs_that_copy_a_work_breach_the_corpus_threshold() {
         String::from_utf8_lossy(&a.get_output().stderr)
     );
     let out = root.join("replay");
-    let results: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
-    let finding = results["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["kind"] == "corpus_overlap")
-        .unwrap();
+    let results = read_json(&out.join("results.json"));
+    let finding = entry(&results["findings"], "kind", "corpus_overlap");
     // The span expected, by brute force over the recorded outputs.
     let work = words(WORK);
     let expected = lines(&out.join("responses.jsonl"))
@@ -241,12 +238,7 @@ fn outputs_that_copy_a_work_breach_the_corpus_threshold() {
     assert_eq!(finding["estimate"].as_f64().unwrap(), expected as f64);
     assert_eq!(finding["verdict"], "breach");
     assert_eq!(finding["threshold"].as_f64().unwrap(), 30.0);
-    let section = results["kinds"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|k| k["kind"] == "corpus_overlap")
-        .unwrap();
+    let section = entry(&results["kinds"], "kind", "corpus_overlap");
     let d = &section["detail"];
     assert_eq!(d["works"], 2);
     // The 12-word copy is not: the index built from the works has n = 13 (the
@@ -272,15 +264,8 @@ fn outputs_that_copy_a_work_breach_the_corpus_threshold() {
         .assert();
     let code = a.get_output().status.code().unwrap();
     assert!(code == 0 || code == 1);
-    let results: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(root2.join("replay/results.json")).unwrap())
-            .unwrap();
-    let finding = results["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["kind"] == "corpus_overlap")
-        .unwrap();
+    let results = read_json(&root2.join("replay/results.json"));
+    let finding = entry(&results["findings"], "kind", "corpus_overlap");
     assert_eq!(finding["verdict"], "pass");
 }
 
