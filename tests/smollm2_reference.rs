@@ -109,23 +109,95 @@ fn f32_log_probabilities_match_an_independent_f64_forward() {
     assert!(worst < 1e-4, "largest difference {worst}");
 }
 
+/// llama.cpp's own answers for the reference prompts under other settings of
+/// llama.cpp (tests/fixtures/smollm2_llama_cpp_variants.py, same build).
+#[derive(serde::Deserialize)]
+struct Variants {
+    variants: Vec<Variant>,
+}
+
+#[derive(serde::Deserialize)]
+struct Variant {
+    name: String,
+    prompts: Vec<VariantPrompt>,
+}
+
+#[derive(serde::Deserialize)]
+struct VariantPrompt {
+    id: String,
+    logprobs: Vec<f64>,
+}
+
+/// (mean |Δ|, largest on the top 5, largest) of one variant against the reference.
+fn variant_distance(v: &Variant, refs: &[Reference]) -> (f64, f64, f64) {
+    let (mut total, mut count, mut top5, mut worst) = (0.0, 0usize, 0f64, 0f64);
+    assert_eq!(v.prompts.len(), refs.len(), "{}", v.name);
+    for (p, r) in v.prompts.iter().zip(refs) {
+        assert_eq!(p.id, r.id);
+        assert_eq!(p.logprobs.len(), r.top_logprobs.len());
+        for (rank, (lp, t)) in p.logprobs.iter().zip(&r.top_logprobs).enumerate() {
+            let d = (lp - t.logprob).abs();
+            total += d;
+            count += 1;
+            worst = worst.max(d);
+            if rank < 5 {
+                top5 = top5.max(d);
+            }
+        }
+    }
+    (total / count as f64, top5, worst)
+}
+
 #[test]
-fn f32_log_probabilities_agree_with_llama_cpp() {
+fn f32_log_probabilities_agree_with_llama_cpp_as_llama_cpp_agrees_with_itself() {
     let Some(mut model) = open(Precision::F32) else {
         return;
     };
-    let refs: Vec<_> = references()
+    let refs = references();
+    let variants: Variants =
+        serde_json::from_str(include_str!("fixtures/smollm2-llama-cpp-variants.json")).unwrap();
+    // The fixture's build reproduces the reference with the reference's settings
+    // (to 1.2e-5: asking for 200 tokens instead of 20 changes the last digits).
+    let same = variants
+        .variants
+        .iter()
+        .find(|v| v.name == "reference_settings")
+        .expect("reference_settings");
+    assert!(variant_distance(same, &refs).2 < 1e-4);
+    // How far llama.cpp itself moves when only its kernels change.
+    let (mut spread_mean, mut spread_top5) = (0f64, 0f64);
+    for v in variants
+        .variants
+        .iter()
+        .filter(|v| v.name != "reference_settings")
+    {
+        let (mean, top5, worst) = variant_distance(v, &refs);
+        eprintln!(
+            "llama.cpp {}: mean |Δ| {mean:.4}, max top-5 {top5:.4}, max top-20 {worst:.4}",
+            v.name
+        );
+        spread_mean = spread_mean.max(mean);
+        spread_top5 = spread_top5.max(top5);
+    }
+    let refs: Vec<_> = refs
         .into_iter()
         .map(|r| (r.id, r.text, r.top_logprobs))
         .collect();
     let (mean, top5, worst) = compare(&mut model, &refs);
     eprintln!(
-        "f32 vs llama.cpp Q4_1: mean |Δ| {mean:.4}, max top-5 {top5:.4}, max top-20 {worst:.4}"
+        "probity f32 vs llama.cpp Q4_1: mean |Δ| {mean:.4}, max top-5 {top5:.4}, max top-20 {worst:.4}"
     );
-    // llama.cpp multiplies the Q4_1 weights by activations quantised to 8 bits;
-    // probity (f32) keeps activations in f32, as does the NumPy f64 reference, which
-    // differs from llama.cpp by the same amount (mean 0.065 nats, max 0.38 on the
-    // top 5). The bound is that measured difference, not agreement to the last digit.
-    assert!(mean < 0.15, "mean difference {mean}");
-    assert!(top5 < 0.5, "largest difference on the top 5 {top5}");
+    // llama.cpp multiplies the Q4_1 weights by activations rounded to 8 bits, and a
+    // one-ulp change upstream flips some of those roundings: its answer moves by about
+    // 0.1 nats whenever its own kernels change (flash attention off, or the prompt
+    // cache on). probity (f32, within 1e-4 of an f64 forward pass) must be no further
+    // from the reference than llama.cpp's own variants are.
+    assert!(
+        mean <= spread_mean,
+        "mean difference {mean} exceeds llama.cpp's own {spread_mean}"
+    );
+    assert!(
+        top5 <= spread_top5,
+        "largest top-5 difference {top5} exceeds llama.cpp's own {spread_top5}"
+    );
 }
