@@ -350,6 +350,17 @@ fn bad_memorisation_sets_and_corpora_exit_2_naming_the_file() {
         &mem("works = \"jsonl\"\n"),
         &["w.jsonl", "line 2", "text"],
     );
+    // The same text twice (a file and a jsonl line) names both places.
+    write(&root.join("probes/twice/a.txt"), WORK);
+    write(
+        &root.join("probes/twice/more.jsonl"),
+        &format!("{}\n", serde_json::json!({ "text": WORK })),
+    );
+    expect_bad(
+        &root,
+        &mem("works = \"twice\"\n"),
+        &["mem.toml", "a.txt", "more.jsonl:1", "same text"],
+    );
 
     let corpus = |body: &str| {
         format!("{HEAD}[[probes]]\npath = \"probes/mini.toml\"\n\n[[corpus]]\nname = \"c\"\n{body}")

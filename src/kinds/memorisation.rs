@@ -112,6 +112,22 @@ impl MemorisationSet {
         let works_dir = file.parent().unwrap_or(Path::new(".")).join(&raw.works);
         let works = read_works(&works_dir)
             .map_err(|e| invalid(file, format!("`works = \"{}\"`: {e}", raw.works)))?;
+        // Two copies of one text would give the same prompts twice under one id.
+        let mut seen: BTreeMap<&str, &WorkText> = BTreeMap::new();
+        for w in &works {
+            if let Some(first) = seen.insert(&w.sha256, w) {
+                return Err(invalid(
+                    file,
+                    format!(
+                        "`works = \"{}\"`: {} and {} hold the same text (sha256 {}); keep one",
+                        raw.works,
+                        work_place(first),
+                        work_place(w),
+                        w.sha256
+                    ),
+                ));
+            }
+        }
         // A whitespace-separated piece holds at least one token, so a continuation
         // of max_tokens + 1 pieces is longer than any max_tokens-token generation.
         let options = MemorisationOptions {
@@ -176,6 +192,14 @@ impl MemorisationSet {
     }
 }
 
+/// A work's file, and its line for a `.jsonl` work.
+fn work_place(w: &WorkText) -> String {
+    match w.line {
+        Some(line) => format!("{}:{line}", w.source),
+        None => w.source.clone(),
+    }
+}
+
 /// How a generation compares with the true continuation.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Match {
@@ -213,14 +237,28 @@ fn edit_distance(a: &[String], b: &[String]) -> usize {
     prev[b.len()]
 }
 
+/// The fewest words a `max_tokens`-token generation must hold to count as exact
+/// or near: one per four tokens. English text runs at about three words per four
+/// tokens; a generation below a quarter of that spent its tokens on blank lines or
+/// punctuation, and folding whitespace must not turn it into a short "copy".
+pub fn min_words(max_tokens: usize) -> usize {
+    max_tokens.div_ceil(4)
+}
+
 /// Compares a generation with the work's true continuation (module notes).
-/// `full_length`: the generation ran its whole token budget.
-pub fn compare(output: &str, continuation: &str, full_length: bool, near_similarity: f64) -> Match {
+/// `full_length`: the generation ran its whole token budget; `min_words`: the
+/// fewest words it must hold to count as exact or near ([`min_words`]).
+pub fn compare(
+    output: &str,
+    continuation: &str,
+    full_length: bool,
+    min_words: usize,
+    near_similarity: f64,
+) -> Match {
     let out_norm = texthash::normalise(output);
-    let exact = full_length
-        && !out_norm.is_empty()
-        && texthash::normalise(continuation).starts_with(&out_norm);
     let mut out_words = match_words(output);
+    let substantive = full_length && !out_words.is_empty() && out_words.len() >= min_words;
+    let exact = substantive && texthash::normalise(continuation).starts_with(&out_norm);
     if full_length {
         out_words.pop();
     }
@@ -239,7 +277,7 @@ pub fn compare(output: &str, continuation: &str, full_length: bool, near_similar
         .count();
     Match {
         exact,
-        near: exact || (full_length && !out_words.is_empty() && similarity >= near_similarity),
+        near: exact || (substantive && !out_words.is_empty() && similarity >= near_similarity),
         similarity,
         compared_words: out_words.len(),
         common_prefix_words,
@@ -294,7 +332,8 @@ pub fn run(
             continue;
         }
         let g = backend.generate(&u.prefix, &set.config)?;
-        let full_length = g.finish == Finish::Length;
+        // A generation cut short by the model's context also ends with `Length`.
+        let full_length = g.finish == Finish::Length && g.tokens.len() == set.config.max_tokens;
         let work = &set.works[u.work];
         let line = MemLine {
             probe_id: u.id.clone(),
@@ -306,7 +345,13 @@ pub fn run(
             prompt: u.prefix.clone(),
             continuation: u.continuation.clone(),
             text_sha256: hash(u),
-            matched: compare(&g.text, &u.continuation, full_length, set.near_similarity),
+            matched: compare(
+                &g.text,
+                &u.continuation,
+                full_length,
+                min_words(set.config.max_tokens),
+                set.near_similarity,
+            ),
             n_tokens: g.tokens.len(),
             finish: g.finish.as_str().into(),
             output: g.text,
@@ -352,6 +397,22 @@ pub fn analyse(
         max_abs_gap: threshold,
         ..settings.thresholds.clone()
     };
+    // Works that gave prompts; a work too short for one cut gives none.
+    let prompted: Vec<&WorkText> = set
+        .works
+        .iter()
+        .enumerate()
+        .filter(|(w, _)| set.units.iter().any(|u| u.work == *w))
+        .map(|(_, work)| work)
+        .collect();
+    let too_short: Vec<String> = set
+        .works
+        .iter()
+        .filter(|w| !prompted.iter().any(|p| p.sha256 == w.sha256))
+        .map(work_place)
+        .collect();
+    let max_tokens = set.config.max_tokens;
+    let ran_full = |l: &MemLine| l.finish == "length" && l.n_tokens == max_tokens;
     let corpus_name = set
         .works_dir
         .file_name()
@@ -370,11 +431,10 @@ pub fn analyse(
         p,
         "exact_binomial_one_sided",
         n,
-        set.works.len(),
+        prompted.len(),
         &thresholds,
     )];
-    let per_work: Vec<serde_json::Value> = set
-        .works
+    let per_work: Vec<serde_json::Value> = prompted
         .iter()
         .filter_map(|w| {
             let of: Vec<&MemLine> = lines.iter().filter(|l| l.work_sha256 == w.sha256).collect();
@@ -383,13 +443,23 @@ pub fn analyse(
             }
             let k = of.iter().filter(|l| l.matched.exact).count();
             let k_near = of.iter().filter(|l| l.matched.near).count();
+            // Only generations that ran their whole budget: one that stopped after
+            // a word or two would score a high similarity on almost nothing.
+            let full: Vec<f64> = of
+                .iter()
+                .filter(|l| ran_full(l))
+                .map(|l| l.matched.similarity)
+                .collect();
+            let mean_similarity =
+                (!full.is_empty()).then(|| full.iter().sum::<f64>() / full.len() as f64);
             Some(serde_json::json!({
                 "title": w.title,
                 "source": w.source,
                 "sha256": w.sha256,
                 "exact": rate(k, of.len(), confidence),
                 "near": rate(k_near, of.len(), confidence),
-                "mean_similarity": of.iter().map(|l| l.matched.similarity).sum::<f64>() / of.len() as f64,
+                "mean_similarity": mean_similarity,
+                "full_length": full.len(),
             }))
         })
         .collect();
@@ -416,11 +486,12 @@ pub fn analyse(
             })
         })
         .collect();
-    let full = lines.iter().filter(|l| l.finish == "length").count();
+    let full = lines.iter().filter(|l| ran_full(l)).count();
     KindOutcome {
         findings,
         detail: serde_json::json!({
-            "works": set.works.len(),
+            "works": prompted.len(),
+            "works_too_short": too_short,
             "prompts": n,
             "prefix_words": set.prefix_words,
             "max_tokens": set.config.max_tokens,
@@ -433,7 +504,7 @@ pub fn analyse(
             "examples": examples,
         }),
         n_probes: n,
-        n_scenarios: set.works.len(),
+        n_scenarios: prompted.len(),
         responses,
     }
 }
@@ -451,19 +522,25 @@ mod tests {
     #[test]
     fn an_exact_continuation_matches_even_when_its_last_word_is_cut() {
         let truth = "was the best of times, it was the worst of times";
-        let m = compare(" was the best of times, it was the wor", truth, true, 0.9);
+        let m = compare(
+            " was the best of times, it was the wor",
+            truth,
+            true,
+            1,
+            0.9,
+        );
         assert!(m.exact && m.near);
         assert_eq!(m.compared_words, 8); // "wor" left out
         assert_eq!(m.common_prefix_words, 8);
         assert_eq!(m.similarity, 1.0);
         // Line breaks and runs of spaces are folded before comparing.
-        assert!(compare("was the\nbest  of", truth, true, 0.9).exact);
+        assert!(compare("was the\nbest  of", truth, true, 1, 0.9).exact);
     }
 
     #[test]
     fn a_generation_that_stopped_early_is_never_a_match() {
         let truth = "was the best of times, it was the worst of times";
-        let m = compare("was the best of times", truth, false, 0.9);
+        let m = compare("was the best of times", truth, false, 1, 0.9);
         assert!(!m.exact && !m.near);
         // Its words are still compared, for the figures.
         assert_eq!(m.compared_words, 5);
@@ -477,6 +554,7 @@ mod tests {
             "One two three four five six seven eight nine ten eleven",
             truth,
             true,
+            1,
             0.9,
         );
         assert!(!m.exact);
@@ -486,6 +564,7 @@ mod tests {
             "one two three FOUR4 five six seven eight nine ten eleven",
             truth,
             true,
+            1,
             0.9,
         );
         assert_eq!(m.compared_words, 10);
@@ -497,12 +576,36 @@ mod tests {
             "one two x four five y seven eight nine ten eleven",
             truth,
             true,
+            1,
             0.9,
         );
         assert!((m.similarity - 0.8).abs() < 1e-12 && !m.near, "{m:?}");
         // An empty generation matches nothing.
-        let m = compare("   ", truth, true, 0.9);
+        let m = compare("   ", truth, true, 1, 0.9);
         assert!(!m.exact && !m.near && m.similarity == 0.0);
+    }
+
+    #[test]
+    fn a_generation_padded_with_blank_lines_or_punctuation_is_not_a_copy() {
+        let truth = "was the best of times, it was the worst of times, it was the age";
+        // 50 tokens: one word, then 49 newlines. Folded, "was" is a prefix of the truth.
+        let padded = format!("was{}", "\n".repeat(49));
+        assert_eq!(min_words(50), 13);
+        let m = compare(&padded, truth, true, min_words(50), 0.9);
+        assert!(!m.exact && !m.near, "{m:?}");
+        // Two words and dots: similarity 1 on the one compared word, still no match.
+        let m = compare(&format!("was the{}", ".".repeat(48)), truth, true, 13, 0.9);
+        assert_eq!(m.similarity, 1.0);
+        assert!(!m.exact && !m.near, "{m:?}");
+        // Thirteen words of the truth are enough.
+        let m = compare(
+            "was the best of times, it was the worst of times, it was",
+            truth,
+            true,
+            13,
+            0.9,
+        );
+        assert!(m.exact && m.near, "{m:?}");
     }
 
     #[test]

@@ -692,7 +692,7 @@ fn kind_notes(kind: &str, detail: &serde_json::Value) -> Vec<String> {
             )
         };
         notes.push(format!(
-            "{} prompts from {} works, prefixes of {} words, {} tokens generated greedily. Exact extraction: {}; near match (word similarity at least {}): {}. {} generations stopped before the token limit and count as neither.",
+            "{} prompts from {} works, prefixes of {} words, {} tokens generated greedily. Exact extraction: {}; near match (word similarity at least {}): {}. {} generations stopped before the token limit and count as neither, as does one of fewer words than a quarter of its tokens.",
             detail["prompts"],
             detail["works"],
             detail["prefix_words"],
@@ -702,15 +702,28 @@ fn kind_notes(kind: &str, detail: &serde_json::Value) -> Vec<String> {
             rate("near"),
             detail["stopped_early"]
         ));
+        let short: Vec<&str> = detail["works_too_short"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|w| w.as_str())
+            .collect();
+        if !short.is_empty() {
+            notes.push(format!(
+                "Too short for one prompt, so not tested: {}.",
+                short.join(", ")
+            ));
+        }
         for w in detail["per_work"].as_array().into_iter().flatten() {
             notes.push(format!(
-                "“{}” ({}): exact {} of {}, near {}, mean word similarity {}.",
+                "“{}” ({}): exact {} of {}, near {}, mean word similarity {} over the {} generations that ran their full length.",
                 w["title"].as_str().unwrap_or_default(),
                 w["source"].as_str().unwrap_or_default(),
                 w["exact"]["count"],
                 w["exact"]["n"],
                 w["near"]["count"],
-                w.get("mean_similarity").and_then(num).unwrap_or_default()
+                w.get("mean_similarity").and_then(num).unwrap_or_else(|| "—".into()),
+                w["full_length"]
             ));
         }
     }
