@@ -28,6 +28,8 @@ pub struct OutputText {
 }
 
 /// Every non-empty `output` string of the responses files, in file and line order.
+/// A line that cannot be read or parsed is an error naming the file and line:
+/// every output must be checked.
 pub fn collect_outputs(files: &[PathBuf]) -> Result<Vec<OutputText>, std::io::Error> {
     let mut out = Vec::new();
     for path in files {
@@ -35,12 +37,20 @@ pub fn collect_outputs(files: &[PathBuf]) -> Result<Vec<OutputText>, std::io::Er
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let file = std::fs::File::open(path)?;
-        for line in std::io::BufReader::new(file).lines() {
-            let line = line?;
-            let Ok(value) = serde_json::from_str::<serde_json::Value>(&line) else {
+        let at = |n: usize, e: &dyn std::fmt::Display| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("{} line {}: {e}", path.display(), n + 1),
+            )
+        };
+        let file = std::fs::File::open(path)
+            .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+        for (n, line) in std::io::BufReader::new(file).lines().enumerate() {
+            let line = line.map_err(|e| at(n, &e))?;
+            if line.trim().is_empty() {
                 continue;
-            };
+            }
+            let value = serde_json::from_str::<serde_json::Value>(&line).map_err(|e| at(n, &e))?;
             let Some(text) = value.get("output").and_then(|o| o.as_str()) else {
                 continue;
             };
@@ -217,7 +227,10 @@ pub fn check_corpus(
         n_scenarios: index.num_works(),
         threshold: check.max_span_words as f64,
         rule: "exceeds".into(),
-        verdict: if longest_words > check.max_span_words {
+        // No output to check (only decision probes, say) proves nothing.
+        verdict: if n == 0 {
+            Verdict::InsufficientData
+        } else if longest_words > check.max_span_words {
             Verdict::Breach
         } else {
             Verdict::Pass
@@ -263,7 +276,7 @@ mod tests {
         let a = dir.path().join("responses.jsonl");
         std::fs::write(
             &a,
-            "{\"probe_id\":\"p1\",\"output\":\"Yes\"}\n{\"probe_id\":\"p2\",\"p_norm\":0.5}\nnot json\n{\"probe_id\":\"p3\",\"output\":\"  \"}\n",
+            "{\"probe_id\":\"p1\",\"output\":\"Yes\"}\n{\"probe_id\":\"p2\",\"p_norm\":0.5}\n{\"probe_id\":\"p3\",\"output\":\"  \"}\n",
         )
         .unwrap();
         let b = dir.path().join("responses-gen.jsonl");
@@ -284,5 +297,10 @@ mod tests {
                 ("responses-gen.jsonl", "g1", "Once upon a time")
             ]
         );
+        // A line that is not JSON is an error naming the file and line, not skipped.
+        let c = dir.path().join("responses-bad.jsonl");
+        std::fs::write(&c, "{\"output\":\"fine\"}\nnot json\n").unwrap();
+        let e = collect_outputs(&[c]).unwrap_err().to_string();
+        assert!(e.contains("responses-bad.jsonl line 2"), "{e}");
     }
 }

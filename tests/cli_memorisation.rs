@@ -414,3 +414,37 @@ fn bad_memorisation_sets_and_corpora_exit_2_naming_the_file() {
         &["thresholds.max_extraction_rate"],
     );
 }
+
+#[test]
+fn a_corpus_check_with_no_output_to_check_is_insufficient_data_not_a_pass() {
+    let (_dir, root) = replay_fixture(30);
+    // The recording as made: decision probes only, no `output` on any line.
+    std::fs::copy(
+        root.join("record/responses.jsonl"),
+        root.join("recording.jsonl"),
+    )
+    .unwrap();
+    let a = probity()
+        .arg("audit")
+        .arg(root.join("replay.toml"))
+        .assert();
+    let code = a.get_output().status.code().unwrap();
+    assert!(code == 0 || code == 1, "{code}");
+    let results = read_json(&root.join("replay/results.json"));
+    let finding = entry(&results["findings"], "kind", "corpus_overlap");
+    assert_eq!(finding["n"], 0);
+    assert_eq!(finding["verdict"], "insufficient_data");
+}
+
+#[test]
+fn corpus_names_that_would_share_an_index_file_are_refused() {
+    let (_dir, root) = bad_input_fixture();
+    let spec = format!(
+        "{HEAD}[[probes]]\npath = \"probes/mini.toml\"\n\n[[corpus]]\nname = \"my corpus\"\nworks = \"works\"\n\n[[corpus]]\nname = \"my_corpus\"\nworks = \"works\"\n"
+    );
+    expect_bad(
+        &root,
+        &spec,
+        &["corpus[1].name", "my_corpus", "corpus-my_corpus.index"],
+    );
+}

@@ -650,10 +650,18 @@ impl AuditSpec {
         let mut corpus_names = std::collections::BTreeSet::new();
         for (i, c) in raw.corpus.iter().enumerate() {
             let field = |name: &str| format!("corpus[{i}].{name}");
-            if c.name.trim().is_empty() || !corpus_names.insert(c.name.clone()) {
+            // Names that differ only in characters a file name cannot hold would
+            // build their indexes into one file.
+            if c.name.trim().is_empty()
+                || !corpus_names.insert(crate::overlap::index_file_name(&c.name))
+            {
                 return Err(invalid(
                     &field("name"),
-                    format!("`{}`: each corpus needs its own non-empty name", c.name),
+                    format!(
+                        "`{}`: each corpus needs its own non-empty name, distinct from the others in its letters, digits, `-` and `_` (its index is built as {})",
+                        c.name,
+                        crate::overlap::index_file_name(&c.name)
+                    ),
                 ));
             }
             if c.works.is_some() == c.index.is_some() {
