@@ -202,6 +202,34 @@ fn bad_foreign_recordings_exit_2_naming_the_file_and_line() {
         "",
         &[&second, "answered twice (first on line 2)"],
     );
+    // A first record that cannot be scored still counts: a second one is refused.
+    expect(
+        "c2.csv",
+        &format!("prompt,output\n{prompt},Maybe\n{prompt},Yes\n"),
+        "",
+        &[
+            &second.replace("c.csv", "c2.csv"),
+            "answered twice (first on line 2)",
+        ],
+    );
+    // probity's own recording with impossible scores names the line and the field.
+    let mut impossible = lines[1].clone();
+    impossible["p_norm"] = serde_json::json!(1.7);
+    expect(
+        "g.jsonl",
+        &format!("{}\n{}\n", lines[0], impossible),
+        "",
+        &["g.jsonl:2:", "p_norm 1.7 is not a probability"],
+    );
+    let mut disagrees = lines[0].clone();
+    disagrees["p_norm"] = serde_json::json!(0.5);
+    disagrees["logit"] = serde_json::json!(3.0);
+    expect(
+        "g2.jsonl",
+        &format!("{disagrees}\n"),
+        "",
+        &["g2.jsonl:1:", "disagrees with logit 3"],
+    );
     expect(
         "d.jsonl",
         "{\"prompt\": \"a\", \"output\": \"Yes\"}\n{\"prompt\": 3, \"output\": \"No\"}\n",

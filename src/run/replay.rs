@@ -39,6 +39,69 @@ fn read_text(recording: &Path) -> Result<String, RunError> {
     })
 }
 
+/// Why a recorded response's scores cannot have come from a model, if they cannot:
+/// `p_norm` outside [0, 1], `mass` outside [0, 1], or `p_norm` that is not the
+/// logistic of `logit` (to 1e-6).
+fn impossible_scores(r: &Response) -> Option<String> {
+    const TOLERANCE: f64 = 1e-6;
+    if !(0.0..=1.0).contains(&r.p_norm) {
+        return Some(format!("p_norm {} is not a probability", r.p_norm));
+    }
+    if !(-TOLERANCE..=1.0 + TOLERANCE).contains(&r.mass) {
+        return Some(format!(
+            "mass {} is not a probability (the answer forms' total)",
+            r.mass
+        ));
+    }
+    let from_logit = 1.0 / (1.0 + (-r.logit).exp());
+    if (from_logit - r.p_norm).abs() > TOLERANCE {
+        return Some(format!(
+            "p_norm {} disagrees with logit {} (whose logistic is {from_logit})",
+            r.p_norm, r.logit
+        ));
+    }
+    None
+}
+
+/// Whether `needle` occurs in `hay` without cutting a word: where the needle
+/// starts or ends with a letter or digit, the character beside it in `hay` is not
+/// one ("hire Jo" is not in "hire Joe?").
+fn contains_as_words(hay: &str, needle: &str) -> bool {
+    let word = |c: Option<char>| c.is_some_and(char::is_alphanumeric);
+    let (first, last) = (needle.chars().next(), needle.chars().next_back());
+    hay.match_indices(needle).any(|(at, _)| {
+        let before = hay[..at].chars().next_back();
+        let after = hay[at + needle.len()..].chars().next();
+        !(word(first) && word(before)) && !(word(last) && word(after))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::contains_as_words;
+
+    #[test]
+    fn a_prompt_is_found_only_as_whole_words() {
+        assert!(contains_as_words(
+            "Q: should we hire Jo? yes",
+            "should we hire Jo?"
+        ));
+        assert!(contains_as_words("should we hire Jo", "should we hire Jo"));
+        assert!(!contains_as_words(
+            "should we hire Joe?",
+            "should we hire Jo"
+        ));
+        assert!(!contains_as_words(
+            "reshould we hire Jo",
+            "should we hire Jo"
+        ));
+        // An edge that is punctuation may touch anything.
+        assert!(contains_as_words("Answer:yes", "Answer:"));
+        // A later occurrence can qualify when the first does not.
+        assert!(contains_as_words("hire Joe, or hire Jo.", "hire Jo"));
+    }
+}
+
 /// Replays `recording` (JSON lines of [`Response`]) for `probes`.
 pub fn replay_probes(recording: &Path, probes: &[Probe]) -> Result<Replayed, RunError> {
     let text = read_text(recording)?;
@@ -57,6 +120,9 @@ pub fn replay_probes(recording: &Path, probes: &[Probe]) -> Result<Replayed, Run
         if !(response.mass.is_finite() && response.logit.is_finite() && response.p_norm.is_finite())
         {
             return Err(bad(i + 1, "scores must be finite numbers".into()));
+        }
+        if let Some(problem) = impossible_scores(&response) {
+            return Err(bad(i + 1, problem));
         }
         if let Some((first, _)) = recorded.get(&response.probe_id) {
             return Err(bad(
@@ -299,6 +365,8 @@ pub fn replay_foreign(
     let mut texts: Vec<&String> = by_text.keys().collect();
     texts.sort_by(|a, b| b.len().cmp(&a.len()).then(a.cmp(b)));
     let mut answered: Vec<Option<(usize, Response)>> = vec![None; probes.len()];
+    // The first record of each probe, answerable or not: a second is an error.
+    let mut first_record: Vec<Option<usize>> = vec![None; probes.len()];
     let mut unused = 0;
     let mut unanswerable = 0;
     for rec in &records {
@@ -306,7 +374,10 @@ pub fn replay_foreign(
         let key = if by_text.contains_key(&folded) {
             Some(&folded)
         } else {
-            texts.iter().copied().find(|t| folded.contains(t.as_str()))
+            texts
+                .iter()
+                .copied()
+                .find(|t| contains_as_words(&folded, t.as_str()))
         };
         let Some(key) = key else {
             unused += 1;
@@ -314,7 +385,7 @@ pub fn replay_foreign(
         };
         for &i in &by_text[key] {
             let probe = &probes[i];
-            if let Some((first, _)) = &answered[i] {
+            if let Some(first) = first_record[i] {
                 return Err(bad(
                     rec.line,
                     format!(
@@ -323,6 +394,7 @@ pub fn replay_foreign(
                     ),
                 ));
             }
+            first_record[i] = Some(rec.line);
             let p = match rec.p_yes {
                 Some(p) => Some(p),
                 None => answers
