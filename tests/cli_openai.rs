@@ -28,6 +28,8 @@ enum Behaviour {
     NoLogprobs,
     /// An echo answer whose single token covers the whole text.
     EchoMerged,
+    /// An echo answer whose choices carry no `index` and come in reverse order.
+    EchoUnindexed,
 }
 
 struct Recorded {
@@ -215,6 +217,13 @@ fn serve(behaviour: impl Fn(usize) -> Behaviour + Send + Sync + 'static) -> Serv
                     Behaviour::NoLogprobs => respond(&mut stream, 200, "", &reply(false)),
                     Behaviour::EchoMerged => {
                         respond(&mut stream, 200, "", &echo_answer(&body, true).to_string())
+                    }
+                    Behaviour::EchoUnindexed => {
+                        let mut v = echo_answer(&body, false);
+                        for c in v["choices"].as_array_mut().unwrap() {
+                            c.as_object_mut().unwrap().remove("index");
+                        }
+                        respond(&mut stream, 200, "", &v.to_string())
                     }
                     Behaviour::Status(code, after) => {
                         let extra =
@@ -496,6 +505,17 @@ fn echo_scoring_sums_the_continuation_tokens_exactly() {
     let stderr = String::from_utf8_lossy(&a.get_output().stderr).to_string();
     assert!(
         stderr.contains("runs across the end of the prompt"),
+        "{stderr}"
+    );
+    // Choices without their index, out of order: the tokens after the prompt spell
+    // another continuation, which is an error, not a wrong score.
+    let server = serve(|_| Behaviour::EchoUnindexed);
+    let (_dir, spec) = fixture(&server.url, "endpoint = \"echo\"\n");
+    let a = audit(&spec);
+    assert_ne!(a.get_output().status.code(), Some(0));
+    let stderr = String::from_utf8_lossy(&a.get_output().stderr).to_string();
+    assert!(
+        stderr.contains("spell") && stderr.contains("not the continuation"),
         "{stderr}"
     );
 }

@@ -242,12 +242,14 @@ impl OpenAiModel {
                     .chars()
                     .take(300)
                     .collect();
+                // The body is the server's text: quoted, so control characters
+                // cannot reach the terminal.
                 if code == 429 || code >= 500 {
-                    Attempt::Retry(format!("HTTP {code}: {text}"), after)
+                    Attempt::Retry(format!("HTTP {code}: {text:?}"), after)
                 } else {
                     Attempt::Fail(BackendError::Endpoint {
                         url: self.url(),
-                        message: format!("HTTP {code}: {text}"),
+                        message: format!("HTTP {code}: {text:?}"),
                     })
                 }
             }
@@ -480,6 +482,15 @@ impl OpenAiModel {
             if !starts_at_boundary || scores.is_empty() {
                 return Err(bad(format!(
                     "no token of the echoed text starts where the prompt ends, so {c:?} cannot be scored"
+                )));
+            }
+            // The tokens scored must spell the continuation exactly: offsets counted
+            // in bytes, or a choice answering another continuation, would otherwise
+            // score the wrong text without a word.
+            let spelt: String = scores.iter().map(|s| s.piece.as_str()).collect();
+            if spelt != *c {
+                return Err(bad(format!(
+                    "the echoed tokens after the prompt spell {spelt:?}, not the continuation {c:?} (does the server count `text_offset` in characters?); use endpoint = \"completions\""
                 )));
             }
             out.push(ContinuationScore {
