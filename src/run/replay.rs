@@ -72,7 +72,7 @@ fn contains_as_words(hay: &str, needle: &str) -> bool {
     hay.match_indices(needle).any(|(at, _)| {
         let before = hay[..at].chars().next_back();
         let after = hay[at + needle.len()..].chars().next();
-        !(word(first) && word(before)) && !(word(last) && word(after))
+        !(word(first) && word(before) || word(last) && word(after))
     })
 }
 
