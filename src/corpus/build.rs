@@ -16,13 +16,25 @@ use std::path::{Path, PathBuf};
 pub struct BuildOptions {
     /// n of the verbatim n-gram index, in words.
     pub ngram: usize,
+    /// The corpus side indexes the n-gram starting at every `stride`-th word of
+    /// each work (offsets 0, s, 2s, …): every span of at least n + s − 1 words
+    /// shared with an output is found. 1 indexes every n-gram.
+    pub stride: usize,
 }
 
 impl Default for BuildOptions {
     fn default() -> Self {
         BuildOptions {
             ngram: super::DEFAULT_NGRAM,
+            stride: super::DEFAULT_STRIDE,
         }
+    }
+}
+
+impl BuildOptions {
+    /// The shortest span length every check is guaranteed to find: n + s − 1.
+    pub fn guaranteed_span(&self) -> usize {
+        self.ngram + self.stride - 1
     }
 }
 
@@ -35,6 +47,10 @@ pub struct BuildSummary {
     pub tokens: usize,
     pub ngrams: usize,
     pub ngram: usize,
+    /// The corpus n-grams indexed start every `stride` words of a work.
+    pub stride: usize,
+    /// n + stride − 1: every shared span of at least this many words is found.
+    pub guaranteed_span: usize,
     pub bands: usize,
     pub rows: usize,
     /// Size of the index file.
@@ -68,7 +84,9 @@ struct RawWork {
 /// One work, tokenised and hashed.
 struct Processed {
     record: WorkRecord,
-    tokens: Vec<u64>,
+    /// 32-bit word hashes, as stored.
+    tokens: Vec<u32>,
+    /// Hashes of the n-grams starting at offsets 0, s, 2s, … of the work.
     ngrams: Vec<u64>,
     signature: Vec<u32>,
 }
@@ -226,15 +244,18 @@ fn process(
     sources: &[Source],
     raw: RawWork,
     n: usize,
+    stride: usize,
     minhash: &MinHash,
 ) -> Result<Processed, CorpusError> {
     let source = &sources[raw.source];
     let line = raw.line;
     let (title, text) = parse(source, raw)?;
     // One tokenising pass: the word hashes give the n-grams and the shingles.
-    let tokens = text::token_hashes(&text);
-    let ngrams = text::ngram_hashes(&tokens, n);
-    let signature = text::signature_of_tokens(minhash, &tokens);
+    let hashes = text::token_hashes(&text);
+    let mut ngrams = Vec::new();
+    text::strided_ngram_hashes_into(&hashes, n, stride, &mut ngrams);
+    let signature = text::signature_of_tokens(minhash, &hashes);
+    let tokens: Vec<u32> = hashes.iter().map(|&h| text::token32(h)).collect();
     Ok(Processed {
         record: WorkRecord {
             title,
@@ -308,6 +329,12 @@ pub fn build_index(
             message: format!("--ngram {n}: use 1 to 1000 words"),
         });
     }
+    let stride = options.stride;
+    if stride == 0 || stride > 1000 {
+        return Err(CorpusError::Invalid {
+            message: format!("--stride {stride}: use 1 to 1000 words"),
+        });
+    }
     let meta = std::fs::metadata(dir).map_err(|e| CorpusError::io(dir, e))?;
     if !meta.is_dir() {
         return Err(CorpusError::Invalid {
@@ -323,7 +350,7 @@ pub fn build_index(
     };
 
     let mut records: Vec<WorkRecord> = Vec::new();
-    let mut tokens: Vec<u64> = Vec::new();
+    let mut tokens: Vec<u32> = Vec::new();
     let mut keys: Vec<Vec<u128>> = vec![Vec::new(); 1 << BUCKET_BITS];
     let mut ngram_count = 0usize;
     let mut signatures: Vec<u32> = Vec::new();
@@ -336,7 +363,7 @@ pub fn build_index(
             || {
                 batch
                     .into_par_iter()
-                    .map(|raw| process(&sources, raw, n, &minhash))
+                    .map(|raw| process(&sources, raw, n, stride, &minhash))
                     .collect::<Vec<_>>()
             },
             || reader.next_batch(),
@@ -358,7 +385,7 @@ pub fn build_index(
             bytes += p.record.bytes;
             tokens.extend_from_slice(&p.tokens);
             for (i, &h) in p.ngrams.iter().enumerate() {
-                keys[bucket_of(h)].push((u128::from(h) << 32) | (start + i) as u128);
+                keys[bucket_of(h)].push((u128::from(h) << 32) | (start + i * stride) as u128);
             }
             ngram_count += p.ngrams.len();
             signatures.extend_from_slice(&p.signature);
@@ -391,6 +418,7 @@ pub fn build_index(
         .collect();
     let params = Params {
         ngram: n,
+        stride,
         shingle: SHINGLE_WORDS,
         num_perm: k,
         bands: LSH_BANDS,
@@ -420,6 +448,8 @@ pub fn build_index(
         tokens: tokens.len(),
         ngrams: ngram_count,
         ngram: n,
+        stride,
+        guaranteed_span: options.guaranteed_span(),
         bands: LSH_BANDS,
         rows: LSH_ROWS,
         index_bytes,

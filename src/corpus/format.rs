@@ -1,24 +1,25 @@
-//! The index file, format version 2. All integers little-endian.
+//! The index file, format version 3. All integers little-endian.
 //!
-//! Version 2 (probity after issue #6) changed the shingle hash (derived from the
-//! word hashes, see src/provenance/texthash.rs) and the MinHash hash family
-//! (multiply-add-shift mod 2^64); the layout is that of version 1, whose files are
-//! refused with a request to rebuild the index.
+//! Version 3 stores 32-bit word hashes (the low half of each word's XXH3-64) and
+//! indexes the n-gram starting at every `stride`-th word of each work (the stride
+//! is in the header). Version 2 (64-bit word hashes, every n-gram)
+//! and version 1 (an older shingle hash and MinHash family) are refused with a
+//! request to rebuild the index.
 //!
 //! ```text
 //! offset size  header (256 bytes)
 //!   0     8    magic "PRBCORP\0"
-//!   8     4    format version (2)
+//!   8     4    format version (3)
 //!  12     4    header length (256)
 //!  16     4    n of the n-gram index (words)
 //!  20     4    words per shingle (5)
 //!  24     4    MinHash values per signature (128)
 //!  28     4    LSH bands
 //!  32     4    LSH rows per band
-//!  36     4    reserved (0)
+//!  36     4    stride s: the n-grams of a work start at its words 0, s, 2s, …
 //!  40     8    works W
 //!  48     8    tokens T (words of every work)
-//!  56     8    n-grams G
+//!  56     8    n-grams G (Σ over works of ⌊(L − n)/s⌋ + 1 for L ≥ n words)
 //!  64   128    8 sections × (offset u64, length u64), offsets from the file start
 //! 192    32    sha256 of the body (every byte after the header)
 //! 224    32    reserved (0)
@@ -28,7 +29,8 @@
 //!               u64, length u64), jsonl line u64 (0 for a whole file), bytes u64,
 //!               sha256 [32]
 //!   1 strings   UTF-8 titles and source paths
-//!   2 tokens    T × u64 word hashes, the works one after another
+//!   2 tokens    T × u32 word hashes (low 32 bits of XXH3-64), the works one
+//!               after another
 //!   3 ngram     G × u64 n-gram hashes, ascending (ties by position)
 //!   4 position  G × u32: the token (index into section 2) each n-gram starts at
 //!   5 minhash   W × 128 × u32 signatures
@@ -44,7 +46,7 @@ use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 pub const MAGIC: [u8; 8] = *b"PRBCORP\0";
-pub const VERSION: u32 = 2;
+pub const VERSION: u32 = 3;
 pub const HEADER_LEN: usize = 256;
 pub const WORK_RECORD: usize = 96;
 const SECTIONS: usize = 8;
@@ -61,6 +63,8 @@ const S_LSH_WORKS: usize = 7;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Params {
     pub ngram: usize,
+    /// The corpus n-grams start every `stride` words of each work.
+    pub stride: usize,
     pub shingle: usize,
     pub num_perm: usize,
     pub bands: usize,
@@ -102,8 +106,7 @@ pub(crate) struct WorkRecord {
 pub(crate) struct IndexData<'a> {
     pub params: Params,
     pub works: &'a [WorkRecord],
-    pub tokens: &'a [u64],
-    /// (hash << 32) | position, ascending.
+    pub tokens: &'a [u32],
     /// The sorted n-gram keys (hash << 32 | position), in pieces to be written
     /// one after another.
     pub ngrams: &'a [Vec<u128>],
@@ -228,7 +231,7 @@ pub(crate) fn write_index(path: &Path, data: &IndexData) -> Result<(), CorpusErr
             }
             section!(S_WORKS, body.put(&records));
             section!(S_STRINGS, body.put(&strings));
-            section!(S_TOKENS, body.put_all(data.tokens, u64::to_le_bytes));
+            section!(S_TOKENS, body.put_all(data.tokens, u32::to_le_bytes));
             section!(
                 S_NGRAM,
                 data.ngrams
@@ -273,7 +276,7 @@ pub(crate) fn write_index(path: &Path, data: &IndexData) -> Result<(), CorpusErr
             p.num_perm as u32,
             p.bands as u32,
             p.rows as u32,
-            0,
+            p.stride as u32,
         ] {
             header.extend_from_slice(&v.to_le_bytes());
         }
@@ -346,6 +349,7 @@ impl CorpusIndex {
         }
         let params = Params {
             ngram: u32_at(b, 16) as usize,
+            stride: u32_at(b, 36) as usize,
             shingle: u32_at(b, 20) as usize,
             num_perm: u32_at(b, 24) as usize,
             bands: u32_at(b, 28) as usize,
@@ -355,6 +359,7 @@ impl CorpusIndex {
             ngrams: u64_at(b, 56) as usize,
         };
         if params.ngram == 0
+            || params.stride == 0
             || params.shingle != super::SHINGLE_WORDS
             || params.num_perm != super::text::NUM_PERM
             || params.bands == 0
@@ -371,7 +376,7 @@ impl CorpusIndex {
         let expected: [Option<usize>; SECTIONS] = [
             w.checked_mul(WORK_RECORD),
             None,
-            params.tokens.checked_mul(8),
+            params.tokens.checked_mul(4),
             params.ngrams.checked_mul(8),
             params.ngrams.checked_mul(4),
             w.checked_mul(params.num_perm * 4),
@@ -427,9 +432,11 @@ impl CorpusIndex {
     }
 
     /// Every work's tokens lie within the token section, in order; every string is
-    /// in bounds and UTF-8.
+    /// in bounds and UTF-8; the works' lengths give the header's n-gram count.
     fn check_works(&self) -> Result<(), String> {
         let mut next = 0u64;
+        let (n, stride) = (self.params.ngram as u64, self.params.stride as u64);
+        let mut ngrams = 0u64;
         let strings = self.section(S_STRINGS);
         for id in 0..self.params.works {
             let r = self.record(id);
@@ -442,6 +449,9 @@ impl CorpusIndex {
                 .checked_add(count)
                 .filter(|&e| e <= self.params.tokens as u64)
                 .ok_or_else(|| format!("work {id} runs past the token section"))?;
+            if count >= n {
+                ngrams += (count - n) / stride + 1;
+            }
             for at in [16, 32] {
                 let (o, l) = (u64_at(r, at) as usize, u64_at(r, at + 8) as usize);
                 let s = o
@@ -455,6 +465,12 @@ impl CorpusIndex {
             return Err(format!(
                 "works cover {next} tokens; the header says {}",
                 self.params.tokens
+            ));
+        }
+        if ngrams != self.params.ngrams as u64 {
+            return Err(format!(
+                "the works hold {ngrams} n-grams at stride {stride}; the header says {}",
+                self.params.ngrams
             ));
         }
         Ok(())
@@ -533,9 +549,10 @@ impl CorpusIndex {
         (pos < self.work_tokens(id).1).then_some(id)
     }
 
-    pub(crate) fn token(&self, pos: usize) -> Option<u64> {
+    /// The stored 32-bit hash of token `pos` ([`super::text::token32`]).
+    pub(crate) fn token(&self, pos: usize) -> Option<u32> {
         let s = self.section(S_TOKENS);
-        (pos < self.params.tokens).then(|| u64_at(s, pos * 8))
+        (pos < self.params.tokens).then(|| u32_at(s, pos * 4))
     }
 
     fn ngram_hash(&self, i: usize) -> u64 {

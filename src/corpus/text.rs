@@ -40,6 +40,41 @@ pub fn is_empty_signature(sig: &[u32]) -> bool {
 
 pub use texthash::{mix64, ngram_hashes};
 
+/// The 32-bit token stored in the index for a word hash: its low 32 bits.
+#[inline]
+pub fn token32(word_hash: u64) -> u32 {
+    word_hash as u32
+}
+
+/// The hashes of the n-grams of `tokens` that start at multiples of `stride`
+/// (positions 0, s, 2s, … whose n-gram fits), appended to `out`: the same values
+/// as [`ngram_hashes`] at those positions. The hash is rolled over every
+/// position (three multiply-adds each) and kept at the sampled ones.
+pub fn strided_ngram_hashes_into(tokens: &[u64], n: usize, stride: usize, out: &mut Vec<u64>) {
+    if n == 0 || stride == 0 || tokens.len() < n {
+        return;
+    }
+    let base = texthash::NGRAM_BASE;
+    let top = (1..n).fold(1u64, |p, _| p.wrapping_mul(base)); // B^(n-1)
+    let mut h = tokens[..n]
+        .iter()
+        .fold(0u64, |h, &t| h.wrapping_mul(base).wrapping_add(t));
+    out.reserve((tokens.len() - n) / stride + 1);
+    out.push(mix64(h));
+    // h is the hash of the n-gram starting at i - n + 1 after rolling in token i.
+    let mut next = stride;
+    for i in n..tokens.len() {
+        h = h
+            .wrapping_sub(tokens[i - n].wrapping_mul(top))
+            .wrapping_mul(base)
+            .wrapping_add(tokens[i]);
+        if i + 1 - n == next {
+            out.push(mix64(h));
+            next += stride;
+        }
+    }
+}
+
 /// The LSH key of one band of a signature.
 pub fn band_key(band: usize, rows: &[u32]) -> u64 {
     let mut h = mix64(band as u64 ^ 0xb5ad_4ece_da1c_e2a9);
@@ -63,5 +98,22 @@ mod tests {
         assert_eq!(ha[0], hb[1]);
         assert_eq!(ha[2], hb[3]);
         assert_ne!(ha[0], ha[1]);
+    }
+
+    #[test]
+    fn strided_hashes_are_the_full_hashes_at_every_stride_th_position() {
+        let tokens: Vec<u64> = (0..103u64).map(|i| mix64(i * 7 + 1)).collect();
+        for n in [1usize, 5, 13] {
+            let all = ngram_hashes(&tokens, n);
+            for stride in [1usize, 2, 7, 8, 13, 200] {
+                let mut got = Vec::new();
+                strided_ngram_hashes_into(&tokens, n, stride, &mut got);
+                let want: Vec<u64> = all.iter().copied().step_by(stride).collect();
+                assert_eq!(got, want, "n={n} stride={stride}");
+            }
+            let mut none = Vec::new();
+            strided_ngram_hashes_into(&tokens[..n - 1], n, 3, &mut none);
+            assert!(none.is_empty());
+        }
     }
 }
