@@ -3,7 +3,7 @@
 //! batch is read, and the results are appended in corpus order, so the file is the
 //! same byte for byte whatever the number of threads.
 
-use super::format::{self, IndexData, Params, WorkRecord};
+use super::format::{self, IndexWriter, Params, WorkRecord};
 use super::text;
 use super::{CorpusError, LSH_BANDS, LSH_ROWS, SHINGLE_WORDS};
 use crate::provenance::texthash::MinHash;
@@ -84,8 +84,8 @@ struct RawWork {
 /// One work, tokenised and hashed.
 struct Processed {
     record: WorkRecord,
-    /// 32-bit word hashes, as stored.
-    tokens: Vec<u32>,
+    /// 32-bit word hashes, as stored (little-endian bytes).
+    tokens: Vec<u8>,
     /// Hashes of the n-grams starting at offsets 0, s, 2s, … of the work.
     ngrams: Vec<u64>,
     signature: Vec<u32>,
@@ -255,7 +255,10 @@ fn process(
     let mut ngrams = Vec::new();
     text::strided_ngram_hashes_into(&hashes, n, stride, &mut ngrams);
     let signature = text::signature_of_tokens(minhash, &hashes);
-    let tokens: Vec<u32> = hashes.iter().map(|&h| text::token32(h)).collect();
+    let mut tokens = Vec::with_capacity(hashes.len() * 4);
+    for &h in &hashes {
+        tokens.extend_from_slice(&text::token32(h).to_le_bytes());
+    }
     Ok(Processed {
         record: WorkRecord {
             title,
@@ -264,7 +267,7 @@ fn process(
             bytes: text.len() as u64,
             sha256: Sha256::digest(text.as_bytes()).into(),
             token_start: 0,
-            token_count: tokens.len() as u64,
+            token_count: hashes.len() as u64,
         },
         tokens,
         ngrams,
@@ -349,8 +352,11 @@ pub fn build_index(
         open: None,
     };
 
+    // The token section is written as the works are hashed.
+    let mut writer = IndexWriter::create(out)?;
+    writer.begin(format::S_TOKENS)?;
     let mut records: Vec<WorkRecord> = Vec::new();
-    let mut tokens: Vec<u32> = Vec::new();
+    let mut token_count = 0usize;
     let mut keys: Vec<Vec<u128>> = vec![Vec::new(); 1 << BUCKET_BITS];
     let mut ngram_count = 0usize;
     let mut signatures: Vec<u32> = Vec::new();
@@ -370,8 +376,8 @@ pub fn build_index(
         );
         for p in processed {
             let mut p = p?;
-            let start = tokens.len();
-            if start + p.tokens.len() > u32::MAX as usize {
+            let start = token_count;
+            if start + p.record.token_count as usize > u32::MAX as usize {
                 return Err(CorpusError::Invalid {
                     message: format!(
                         "{}: more than {} words in all; format version {} stores 32-bit positions",
@@ -383,7 +389,8 @@ pub fn build_index(
             }
             p.record.token_start = start as u64;
             bytes += p.record.bytes;
-            tokens.extend_from_slice(&p.tokens);
+            token_count += p.record.token_count as usize;
+            writer.put(p.tokens)?;
             for (i, &h) in p.ngrams.iter().enumerate() {
                 keys[bucket_of(h)].push((u128::from(h) << 32) | (start + i * stride) as u128);
             }
@@ -393,7 +400,7 @@ pub fn build_index(
         }
         batch = next?;
     }
-    if records.is_empty() || tokens.is_empty() {
+    if records.is_empty() || token_count == 0 {
         return Err(CorpusError::EmptyCorpus {
             dir: dir.to_path_buf(),
         });
@@ -424,20 +431,33 @@ pub fn build_index(
         bands: LSH_BANDS,
         rows: LSH_ROWS,
         works: records.len(),
-        tokens: tokens.len(),
+        tokens: token_count,
         ngrams: ngram_count,
     };
-    format::write_index(
-        out,
-        &IndexData {
-            params,
-            works: &records,
-            tokens: &tokens,
-            ngrams: &keys,
-            signatures: &signatures,
-            lsh: &lsh,
-        },
-    )?;
+    writer.begin(format::S_NGRAM)?;
+    for b in &keys {
+        writer.put_all(b, |k| ((k >> 32) as u64).to_le_bytes())?;
+    }
+    writer.begin(format::S_POS)?;
+    for b in &keys {
+        writer.put_all(b, |k| (k as u32).to_le_bytes())?;
+    }
+    let (works, strings) = format::work_sections(&records);
+    writer.begin(format::S_WORKS)?;
+    writer.put(works)?;
+    writer.begin(format::S_STRINGS)?;
+    writer.put(strings)?;
+    writer.begin(format::S_MINHASH)?;
+    writer.put(format::u32_bytes(&signatures))?;
+    writer.begin(format::S_LSH_KEYS)?;
+    for band in &lsh {
+        writer.put_all(band, |(k, _)| k.to_le_bytes())?;
+    }
+    writer.begin(format::S_LSH_WORKS)?;
+    for band in &lsh {
+        writer.put_all(band, |(_, w)| w.to_le_bytes())?;
+    }
+    writer.finish(&params)?;
     let index_bytes = std::fs::metadata(out)
         .map_err(|e| CorpusError::io(out, e))?
         .len();
@@ -445,7 +465,7 @@ pub fn build_index(
         files: sources.len(),
         works: records.len(),
         bytes,
-        tokens: tokens.len(),
+        tokens: token_count,
         ngrams: ngram_count,
         ngram: n,
         stride,
