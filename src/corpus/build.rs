@@ -57,8 +57,10 @@ pub struct BuildSummary {
     pub index_bytes: u64,
 }
 
-/// Batches are cut after this many bytes of text.
+/// Batches are cut after this many bytes of text; the first one after
+/// `FIRST_BATCH_BYTES`, so the cores start hashing sooner.
 const BATCH_BYTES: usize = 32 << 20;
+const FIRST_BATCH_BYTES: usize = 4 << 20;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -140,10 +142,10 @@ struct Reader<'a> {
 }
 
 impl Reader<'_> {
-    fn next_batch(&mut self) -> Result<Vec<RawWork>, CorpusError> {
+    fn next_batch(&mut self, limit: usize) -> Result<Vec<RawWork>, CorpusError> {
         let mut batch = Vec::new();
         let mut size = 0usize;
-        while size < BATCH_BYTES {
+        while size < limit {
             if let Some((reader, line)) = &mut self.open {
                 let src = self.next_source - 1;
                 let path = &self.sources[src].path;
@@ -362,7 +364,7 @@ pub fn build_index(
     let mut signatures: Vec<u32> = Vec::new();
     let mut bytes = 0u64;
 
-    let mut batch = reader.next_batch()?;
+    let mut batch = reader.next_batch(FIRST_BATCH_BYTES)?;
     while !batch.is_empty() {
         // Hash this batch on every core while the next one is read.
         let (processed, next) = rayon::join(
@@ -372,7 +374,7 @@ pub fn build_index(
                     .map(|raw| process(&sources, raw, n, stride, &minhash))
                     .collect::<Vec<_>>()
             },
-            || reader.next_batch(),
+            || reader.next_batch(BATCH_BYTES),
         );
         for p in processed {
             let mut p = p?;
@@ -528,7 +530,7 @@ pub fn read_works(dir: &Path) -> Result<Vec<WorkText>, CorpusError> {
     };
     let mut works = Vec::new();
     loop {
-        let batch = reader.next_batch()?;
+        let batch = reader.next_batch(BATCH_BYTES)?;
         if batch.is_empty() {
             break;
         }

@@ -125,7 +125,7 @@ pub(crate) fn u32_bytes(values: &[u32]) -> Vec<u8> {
 pub(crate) struct IndexWriter {
     path: PathBuf,
     tmp: tempfile::NamedTempFile,
-    tx: Option<std::sync::mpsc::SyncSender<Vec<u8>>>,
+    tx: Option<std::sync::mpsc::Sender<Vec<u8>>>,
     worker: Option<std::thread::JoinHandle<std::io::Result<[u8; 32]>>>,
     written: usize,
     sections: [(u64, u64); SECTIONS],
@@ -150,7 +150,10 @@ impl IndexWriter {
         }
         let mut file = tmp.as_file().try_clone().map_err(io)?;
         file.seek(SeekFrom::Start(HEADER_LEN as u64)).map_err(io)?;
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(32);
+        // Unbounded, so the build never waits for the disk or the hash: what is
+        // queued is at most the token section (4 bytes a word), which a build
+        // without streaming would hold in memory anyway.
+        let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
         let worker = std::thread::spawn(move || {
             let mut hasher = Sha256::new();
             for chunk in rx {
