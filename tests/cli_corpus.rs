@@ -392,10 +392,7 @@ fn the_index_agrees_with_a_brute_force_search() {
             }
             assert!(r.longest_span_tokens <= longest_any, "{at}");
             let long = in_long_run.iter().filter(|&&c| c).count();
-            let anywhere = ow
-                .windows(n)
-                .filter(|w| all_ngrams.contains(&w.to_vec()))
-                .count();
+            let anywhere = ow.windows(n).filter(|w| all_ngrams.contains(*w)).count();
             assert!(
                 long <= r.ngrams_in_corpus && r.ngrams_in_corpus <= anywhere,
                 "{at}"
