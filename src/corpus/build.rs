@@ -407,8 +407,21 @@ pub fn build_index(
             dir: dir.to_path_buf(),
         });
     }
-    keys.par_iter_mut()
-        .for_each_init(Vec::new, |tmp, bucket| sort_bucket(bucket, tmp));
+    // Each bucket sorted and encoded (its hashes, its positions), the buckets
+    // shared among the cores.
+    let (hash_bytes, pos_bytes): (Vec<Vec<u8>>, Vec<Vec<u8>>) = keys
+        .into_par_iter()
+        .map_init(Vec::new, |tmp, mut bucket| {
+            sort_bucket(&mut bucket, tmp);
+            let mut hashes = Vec::with_capacity(bucket.len() * 8);
+            let mut positions = Vec::with_capacity(bucket.len() * 4);
+            for k in bucket {
+                hashes.extend_from_slice(&((k >> 32) as u64).to_le_bytes());
+                positions.extend_from_slice(&(k as u32).to_le_bytes());
+            }
+            (hashes, positions)
+        })
+        .unzip();
     let k = text::NUM_PERM;
     let lsh: Vec<Vec<(u64, u32)>> = (0..LSH_BANDS)
         .into_par_iter()
@@ -437,12 +450,12 @@ pub fn build_index(
         ngrams: ngram_count,
     };
     writer.begin(format::S_NGRAM)?;
-    for b in &keys {
-        writer.put_all(b, |k| ((k >> 32) as u64).to_le_bytes())?;
+    for b in hash_bytes {
+        writer.put(b)?;
     }
     writer.begin(format::S_POS)?;
-    for b in &keys {
-        writer.put_all(b, |k| (k as u32).to_le_bytes())?;
+    for b in pos_bytes {
+        writer.put(b)?;
     }
     let (works, strings) = format::work_sections(&records);
     writer.begin(format::S_WORKS)?;

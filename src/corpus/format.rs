@@ -236,8 +236,8 @@ impl IndexWriter {
         }
     }
 
-    /// Ends the last section, writes the header (with the body's sha256), syncs
-    /// the file and renames it to the destination.
+    /// Ends the last section, writes the header (with the body's sha256) and
+    /// renames the file to the destination.
     pub(crate) fn finish(mut self, p: &Params) -> Result<(), CorpusError> {
         assert_eq!(self.current, Some(SECTIONS - 1), "every section written");
         self.end_current();
@@ -273,10 +273,11 @@ impl IndexWriter {
         header.extend_from_slice(&digest);
         header.resize(HEADER_LEN, 0);
         let file = self.tmp.as_file_mut();
+        // Not synced to disk: an index is derived from its works and can be
+        // rebuilt, and a file torn by a crash fails the body sha256 on opening.
         let r = file
             .seek(SeekFrom::Start(0))
-            .and_then(|_| file.write_all(&header))
-            .and_then(|_| file.sync_all());
+            .and_then(|_| file.write_all(&header));
         r.map_err(|e| CorpusError::io(&self.path, e))?;
         let path = self.path.clone();
         self.tmp
