@@ -73,6 +73,8 @@ struct Source {
     rel: String,
     path: PathBuf,
     kind: Kind,
+    /// Its size when the folder was walked (to cut batches).
+    len: u64,
 }
 
 /// One work as read, before parsing.
@@ -80,6 +82,8 @@ struct RawWork {
     source: usize,
     /// 1-based line of a `.jsonl` file; 0 for a whole file.
     line: usize,
+    /// The line, or the file; empty for a whole file the reader left to the
+    /// worker that hashes it.
     bytes: Vec<u8>,
 }
 
@@ -126,7 +130,12 @@ fn walk(dir: &Path) -> Result<Vec<Source>, CorpusError> {
                 "jsonl" => Kind::Jsonl,
                 _ => continue,
             };
-            out.push(Source { rel, path, kind });
+            out.push(Source {
+                rel,
+                path,
+                kind,
+                len: meta.len(),
+            });
         }
     }
     out.sort_by(|a, b| a.rel.as_bytes().cmp(b.rel.as_bytes()));
@@ -136,6 +145,9 @@ fn walk(dir: &Path) -> Result<Vec<Source>, CorpusError> {
 /// Reads works in order, a batch at a time.
 struct Reader<'a> {
     sources: &'a [Source],
+    /// Whole files (`.txt`, `.md`) are not read here but by the worker that
+    /// hashes them, into a buffer it reuses.
+    defer_files: bool,
     next_source: usize,
     /// The open `.jsonl` file and its last line number.
     open: Option<(std::io::BufReader<std::fs::File>, usize)>,
@@ -175,6 +187,14 @@ impl Reader<'_> {
             self.next_source += 1;
             let path = &source.path;
             match source.kind {
+                Kind::Text if self.defer_files => {
+                    size += source.len as usize;
+                    batch.push(RawWork {
+                        source: self.next_source - 1,
+                        line: 0,
+                        bytes: Vec::new(),
+                    });
+                }
                 Kind::Text => {
                     let bytes = std::fs::read(path).map_err(|e| CorpusError::io(path, e))?;
                     size += bytes.len();
@@ -203,12 +223,17 @@ fn bad_work(source: &Source, line: usize, message: String) -> CorpusError {
 }
 
 /// The title and text of a work.
-fn parse(source: &Source, raw: RawWork) -> Result<(String, String), CorpusError> {
-    let file_name = source
+/// A whole file's title: its name.
+fn file_name(source: &Source) -> String {
+    source
         .path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| source.rel.clone());
+        .unwrap_or_else(|| source.rel.clone())
+}
+
+fn parse(source: &Source, raw: RawWork) -> Result<(String, String), CorpusError> {
+    let file_name = file_name(source);
     match source.kind {
         Kind::Text => {
             let text = String::from_utf8(raw.bytes).map_err(|e| {
@@ -242,6 +267,13 @@ fn parse(source: &Source, raw: RawWork) -> Result<(String, String), CorpusError>
     }
 }
 
+std::thread_local! {
+    /// Each worker's buffers, reused from work to work: a whole file's bytes and
+    /// a work's 64-bit word hashes.
+    static FILE_BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    static HASH_BUF: std::cell::RefCell<Vec<u64>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 fn process(
     sources: &[Source],
     raw: RawWork,
@@ -251,29 +283,72 @@ fn process(
 ) -> Result<Processed, CorpusError> {
     let source = &sources[raw.source];
     let line = raw.line;
-    let (title, text) = parse(source, raw)?;
-    // One tokenising pass: the word hashes give the n-grams and the shingles.
-    let hashes = text::token_hashes(&text);
-    let mut ngrams = Vec::new();
-    text::strided_ngram_hashes_into(&hashes, n, stride, &mut ngrams);
-    let signature = text::signature_of_tokens(minhash, &hashes);
-    let mut tokens = Vec::with_capacity(hashes.len() * 4);
-    for &h in &hashes {
-        tokens.extend_from_slice(&text::token32(h).to_le_bytes());
+    if source.kind == Kind::Text && raw.bytes.is_empty() {
+        // A whole file left to this worker: read into its buffer.
+        return FILE_BUF.with(|buf| {
+            let mut buf = buf.borrow_mut();
+            buf.clear();
+            let path = &source.path;
+            std::fs::File::open(path)
+                .and_then(|mut f| std::io::Read::read_to_end(&mut f, &mut buf))
+                .map_err(|e| CorpusError::io(path, e))?;
+            let text = std::str::from_utf8(&buf).map_err(|e| {
+                bad_work(
+                    source,
+                    0,
+                    format!("not UTF-8 text (byte {})", e.valid_up_to()),
+                )
+            })?;
+            Ok(hash_work(
+                source,
+                file_name(source),
+                0,
+                text,
+                n,
+                stride,
+                minhash,
+            ))
+        });
     }
-    Ok(Processed {
-        record: WorkRecord {
-            title,
-            source: source.rel.clone(),
-            line: (line > 0).then_some(line),
-            bytes: text.len() as u64,
-            sha256: Sha256::digest(text.as_bytes()).into(),
-            token_start: 0,
-            token_count: hashes.len() as u64,
-        },
-        tokens,
-        ngrams,
-        signature,
+    let (title, text) = parse(source, raw)?;
+    Ok(hash_work(source, title, line, &text, n, stride, minhash))
+}
+
+/// Tokenises and hashes one work's text.
+fn hash_work(
+    source: &Source,
+    title: String,
+    line: usize,
+    text: &str,
+    n: usize,
+    stride: usize,
+    minhash: &MinHash,
+) -> Processed {
+    HASH_BUF.with(|hashes| {
+        let mut hashes = hashes.borrow_mut();
+        // One tokenising pass: the word hashes give the n-grams and the shingles.
+        text::token_hashes_into(text, &mut hashes);
+        let mut ngrams = Vec::new();
+        text::strided_ngram_hashes_into(&hashes, n, stride, &mut ngrams);
+        let signature = text::signature_of_tokens(minhash, &hashes);
+        let mut tokens = Vec::with_capacity(hashes.len() * 4);
+        for &h in hashes.iter() {
+            tokens.extend_from_slice(&text::token32(h).to_le_bytes());
+        }
+        Processed {
+            record: WorkRecord {
+                title,
+                source: source.rel.clone(),
+                line: (line > 0).then_some(line),
+                bytes: text.len() as u64,
+                sha256: Sha256::digest(text.as_bytes()).into(),
+                token_start: 0,
+                token_count: hashes.len() as u64,
+            },
+            tokens,
+            ngrams,
+            signature,
+        }
     })
 }
 
@@ -350,6 +425,7 @@ pub fn build_index(
     let minhash = MinHash::new(text::NUM_PERM);
     let mut reader = Reader {
         sources: &sources,
+        defer_files: true,
         next_source: 0,
         open: None,
     };
@@ -538,6 +614,7 @@ pub fn read_works(dir: &Path) -> Result<Vec<WorkText>, CorpusError> {
     let sources = walk(dir)?;
     let mut reader = Reader {
         sources: &sources,
+        defer_files: false,
         next_source: 0,
         open: None,
     };

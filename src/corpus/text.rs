@@ -21,11 +21,20 @@ pub fn words(text: &str) -> Vec<String> {
 /// [`texthash::word_hashes`]. An ASCII text takes a faster path (words found 64
 /// bytes at a time from a bit mask of its letters and digits, each word lower-cased
 /// into a small buffer and hashed); any other text takes texthash's.
+#[cfg(test)]
 pub fn token_hashes(text: &str) -> Vec<u64> {
+    let mut out = Vec::new();
+    token_hashes_into(text, &mut out);
+    out
+}
+
+/// [`token_hashes`] into `out` (cleared first; its memory is reused).
+pub fn token_hashes_into(text: &str, out: &mut Vec<u64>) {
+    out.clear();
     if text.is_ascii() {
-        ascii_word_hashes(text.as_bytes())
+        ascii_word_hashes(text.as_bytes(), out);
     } else {
-        texthash::word_hashes(text)
+        out.extend(texthash::word_hashes(text));
     }
 }
 
@@ -84,8 +93,8 @@ fn lower_hash(text: &[u8], s: usize, e: usize) -> u64 {
 
 /// [`texthash::word_hashes`] of an ASCII text: maximal runs of ASCII letters and
 /// digits, lower-cased, hashed with XXH3-64.
-fn ascii_word_hashes(text: &[u8]) -> Vec<u64> {
-    let mut out = Vec::with_capacity(text.len() / 6 + 1);
+fn ascii_word_hashes(text: &[u8], out: &mut Vec<u64>) {
+    out.reserve(text.len() / 6 + 1);
     // Whether the byte before this block is a letter or digit (a word is open),
     // and where that word started.
     let (mut open, mut start) = (0u64, 0usize);
@@ -118,7 +127,6 @@ fn ascii_word_hashes(text: &[u8]) -> Vec<u64> {
     if open == 1 {
         out.push(lower_hash(text, start, text.len()));
     }
-    out
 }
 
 /// A word's 64-bit hash: XXH3-64 (seed 0) of its UTF-8 bytes.
