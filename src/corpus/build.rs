@@ -330,7 +330,7 @@ fn hash_work(
         text::token_hashes_into(text, &mut hashes);
         let mut ngrams = Vec::new();
         text::strided_ngram_hashes_into(&hashes, n, stride, &mut ngrams);
-        let signature = text::signature_of_tokens(minhash, &hashes);
+        let signature = text::signature_of_tokens_chunked(minhash, &hashes);
         let mut tokens = Vec::with_capacity(hashes.len() * 4);
         for &h in hashes.iter() {
             tokens.extend_from_slice(&text::token32(h).to_le_bytes());

@@ -140,6 +140,30 @@ pub fn signature_of_tokens(minhash: &MinHash, tokens: &[u64]) -> Vec<u32> {
     minhash.signature_of(&texthash::shingle_hashes(tokens, SHINGLE_WORDS))
 }
 
+/// [`signature_of_tokens`] without the whole shingle array: the shingle hashes
+/// are made 2048 at a time into a small buffer, each piece's signature is taken
+/// and the pieces are combined slot by slot with `min` (the signature of a union
+/// of sets), which gives the same bits.
+pub fn signature_of_tokens_chunked(minhash: &MinHash, tokens: &[u64]) -> Vec<u32> {
+    const PIECE: usize = 2048;
+    let w = SHINGLE_WORDS;
+    if tokens.len() < w {
+        return signature_of_tokens(minhash, tokens);
+    }
+    let shingles = tokens.len() - w + 1;
+    let mut sig = vec![u32::MAX; minhash.k];
+    let mut buf = Vec::with_capacity(PIECE);
+    for first in (0..shingles).step_by(PIECE) {
+        let last = (first + PIECE).min(shingles);
+        buf.clear();
+        texthash::ngram_hashes_into(&tokens[first..last + w - 1], w, &mut buf);
+        for (s, v) in sig.iter_mut().zip(minhash.signature_of(&buf)) {
+            *s = (*s).min(v);
+        }
+    }
+    sig
+}
+
 /// Whether a signature is that of an empty shingle set (a text of no words).
 pub fn is_empty_signature(sig: &[u32]) -> bool {
     sig.iter().all(|&v| v == u32::MAX)
@@ -243,6 +267,19 @@ mod tests {
         // Any other text takes texthash's path.
         let t = "Ça va? ÉCOLE naïve, straße";
         assert_eq!(token_hashes(t), texthash::word_hashes(t));
+    }
+
+    #[test]
+    fn the_chunked_signature_is_the_signature() {
+        let minhash = MinHash::new(NUM_PERM);
+        let tokens: Vec<u64> = (0..7000u64).map(|i| mix64(i % 997)).collect();
+        for len in [0usize, 1, 4, 5, 6, 2051, 2052, 2053, 4100, 7000] {
+            assert_eq!(
+                signature_of_tokens_chunked(&minhash, &tokens[..len]),
+                signature_of_tokens(&minhash, &tokens[..len]),
+                "{len}"
+            );
+        }
     }
 
     #[test]
