@@ -23,8 +23,10 @@ Index build, same corpus (`--mb` MB) and the same MinHash/LSH parameters:
   `.insert(key, minhash)`. One process, one core (datasketch has no parallel
   path). Files are read inside the timed region.
 * probity: `probity corpus index DIR -o INDEX` (every core), which does the
-  same MinHash + LSH and, in addition, the 13-gram verbatim index and the
-  per-work word-hash array, and writes and hashes the index file.
+  same MinHash + LSH and, in addition, the 13-gram verbatim index (the
+  n-gram at every 8th word of each work: every shared span of 20 words or
+  more is found) and the per-work array of 32-bit word hashes, and writes and
+  hashes the index file.
   Also with `--threads 1`.
 
 MB/s is corpus bytes / wall time; the ratio is probity's MB/s over

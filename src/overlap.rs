@@ -6,7 +6,9 @@
 //! That is a count over every output, not an estimate: it has no interval and no
 //! p-value, and it is not part of the Holm family.
 
-use crate::corpus::{build_index, BuildOptions, CorpusIndex, Overlap, DEFAULT_NGRAM};
+use crate::corpus::{
+    build_index, BuildOptions, CorpusIndex, Overlap, DEFAULT_NGRAM, DEFAULT_STRIDE,
+};
 use crate::results::{Finding, KindSection, Verdict};
 use crate::spec::{AuditSpec, CorpusCheck};
 use std::io::BufRead;
@@ -84,23 +86,26 @@ pub fn open_index(
     if let Some(index) = &check.index {
         let path = base.join(index);
         let opened = CorpusIndex::open(&path).map_err(|e| format!("{}: {e}", field("index")))?;
-        let n = opened.params().ngram;
-        if n > check.max_span_words + 1 {
+        let p = opened.params();
+        let g = p.ngram + p.stride - 1;
+        if g > check.max_span_words + 1 {
+            let fit = options_for(check.max_span_words);
             return Err(format!(
-                "{}: the index {} finds spans of {n} words or more, so it cannot tell whether a span exceeds max_span_words = {}; rebuild it with `--ngram {}` or raise max_span_words",
+                "{}: the index {} is sure to find only spans of {g} words or more (n = {}, stride {}), so it cannot tell whether a span exceeds max_span_words = {}; rebuild it with `--ngram {} --stride {}` or raise max_span_words",
                 field("index"),
                 path.display(),
+                p.ngram,
+                p.stride,
                 check.max_span_words,
-                check.max_span_words + 1
+                fit.ngram,
+                fit.stride
             ));
         }
         return Ok((opened, vec![path], Vec::new()));
     }
     let works = base.join(check.works.as_deref().unwrap_or_default());
     let out = out_dir.join(index_file_name(&check.name));
-    let options = BuildOptions {
-        ngram: DEFAULT_NGRAM.min(check.max_span_words + 1),
-    };
+    let options = options_for(check.max_span_words);
     build_index(&works, &out, &options).map_err(|e| format!("{}: {e}", field("works")))?;
     let opened = CorpusIndex::open(&out).map_err(|e| format!("{}: {e}", field("works")))?;
     // The files the build read (listed in the manifest), found without reading
@@ -108,6 +113,15 @@ pub fn open_index(
     let read =
         crate::corpus::corpus_files(&works).map_err(|e| format!("{}: {e}", field("works")))?;
     Ok((opened, read, vec![out]))
+}
+
+/// The n and stride a corpus with this `max_span_words` is indexed with: n =
+/// min(13, M + 1) and the largest stride up to the default (8) with n + s − 1 ≤
+/// M + 1, so every span of M + 1 words, the shortest that breaches, is found.
+pub fn options_for(max_span_words: usize) -> BuildOptions {
+    let ngram = DEFAULT_NGRAM.min(max_span_words + 1);
+    let stride = DEFAULT_STRIDE.min(max_span_words + 2 - ngram);
+    BuildOptions { ngram, stride }
 }
 
 /// Checks a `[[corpus]]` before the model runs: its index opens and can see spans
@@ -244,6 +258,8 @@ pub fn check_corpus(
             "index_body_sha256": index.body_sha256(),
             "works": index.num_works(),
             "ngram": ngram,
+            "stride": params.stride,
+            "guaranteed_span_words": ngram + params.stride - 1,
             "lsh_bands": params.bands,
             "lsh_rows": params.rows,
             "max_span_words": check.max_span_words,
@@ -267,6 +283,14 @@ mod tests {
     #[test]
     fn index_names_keep_only_safe_characters() {
         assert_eq!(index_file_name("books"), "corpus-books.index");
+        for m in 0..60 {
+            let o = options_for(m);
+            assert!(o.ngram >= 1 && o.stride >= 1, "{m}");
+            assert!(o.guaranteed_span() <= m + 1, "{m}: {o:?}");
+        }
+        assert_eq!((options_for(49).ngram, options_for(49).stride), (13, 8));
+        assert_eq!((options_for(15).ngram, options_for(15).stride), (13, 4));
+        assert_eq!((options_for(5).ngram, options_for(5).stride), (6, 1));
         assert_eq!(index_file_name("../x y"), "corpus-___x_y.index");
     }
 

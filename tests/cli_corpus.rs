@@ -2,9 +2,10 @@
 //! works as files, two more as `.jsonl` lines): a copied 20-word span is found and
 //! attributed, a paraphrase is found as a near duplicate with a Jaccard estimate
 //! close to the exact value, an unrelated output shares nothing; every answer of
-//! the index agrees with a brute-force search over the works; and bad input (an
-//! empty folder, a malformed `.jsonl` line, a corrupt, truncated or future index)
-//! exits 2 naming the file.
+//! the index agrees with a brute-force search over the works (at stride 1 and
+//! with a stride: every span of n + s − 1 words found, wherever it sits); and bad
+//! input (an empty folder, a malformed `.jsonl` line, a corrupt, truncated, old or
+//! future index) exits 2 naming the file.
 
 mod common;
 
@@ -122,6 +123,8 @@ fn a_copied_span_is_found_and_attributed() {
     let v = check_json(&index, &[&output]);
     assert_eq!(v["index"]["works"], 5);
     assert_eq!(v["index"]["ngram"], 13);
+    assert_eq!(v["index"]["stride"], 8);
+    assert_eq!(v["index"]["guaranteed_span_words"], 20);
     assert_eq!(v["index"]["lsh_bands"], 32);
     assert_eq!(v["index"]["lsh_rows"], 4);
     let r = &v["outputs"][0];
@@ -154,7 +157,10 @@ fn a_copied_span_is_found_and_attributed() {
         .stdout(contains(
             "longest verbatim span: 20 words from \"clocks.txt\"",
         ))
-        .stdout(contains(format!("13-grams in the corpus: 8/{}", m - 12)));
+        .stdout(contains(format!(
+            "13-grams in a span found in the corpus: 8/{}",
+            m - 12
+        )));
 }
 
 #[test]
@@ -163,17 +169,17 @@ fn a_span_in_a_jsonl_work_names_its_title_and_line() {
     let index = build(tmp.path(), &[]);
     let v = check_json(
         &index,
-        &["every driver carried a bell tuned to a note no other caravan used, so that in a sandstorm"],
+        &["every driver carried a bell tuned to a note no other caravan used, so that in a sandstorm a lost animal"],
     );
     let span = &v["outputs"][0]["longest_span"];
-    assert_eq!(v["outputs"][0]["longest_span_tokens"], 18);
+    assert_eq!(v["outputs"][0]["longest_span_tokens"], 21);
     assert_eq!(span["work"]["title"], "The Salt Road");
     assert_eq!(span["work"]["source"], "more.jsonl");
     assert_eq!(span["work"]["line"], 1);
     // Untitled lines are named FILE:LINE (blank lines count).
     let v = check_json(
         &index,
-        &["violins wrapped in oilcloth, the conductor standing on a table that floated a finger's width"],
+        &["violins wrapped in oilcloth, the conductor standing on a table that floated a finger's width above the water whenever"],
     );
     assert_eq!(
         v["outputs"][0]["longest_span"]["work"]["title"],
@@ -203,7 +209,7 @@ fn a_paraphrase_is_a_near_duplicate_with_a_close_jaccard_estimate() {
     }
     // Rewording broke the text into shorter verbatim runs than the work.
     let span = r["longest_span_tokens"].as_u64().unwrap() as usize;
-    assert!(span >= 13 && span < words(BEANS).len(), "{span}");
+    assert!(span >= 20 && span < words(BEANS).len(), "{span}");
 }
 
 #[test]
@@ -212,7 +218,7 @@ fn an_unrelated_output_shares_nothing() {
     let index = build(tmp.path(), &[]);
     let v = check_json(&index, &[UNRELATED]);
     let r = &v["outputs"][0];
-    assert!(r["longest_span_tokens"].as_u64().unwrap() < 13);
+    assert_eq!(r["longest_span_tokens"], 0);
     assert!(r["longest_span"].is_null());
     assert_eq!(r["ngrams_in_corpus"], 0);
     assert_eq!(r["share_in_corpus"], 0.0);
@@ -223,7 +229,7 @@ fn an_unrelated_output_shares_nothing() {
         .arg(UNRELATED)
         .assert()
         .success()
-        .stdout(contains("longest verbatim span: none of 13 words or more"))
+        .stdout(contains("longest verbatim span: none of 20 words or more"))
         .stdout(contains("near duplicates: none"));
 }
 
@@ -246,6 +252,14 @@ fn mixed_outputs() -> Vec<String> {
             pieces(LANTERN, 91, 120)
         ),
         BEANS.to_string(),
+        // Short shared runs at several places relative to a stride.
+        format!(
+            "{} zebra {} zebra {} zebra {}",
+            pieces(LANTERN, 1, 16),
+            pieces(LANTERN, 34, 48),
+            pieces(BEANS, 7, 26),
+            pieces(CLOCKS, 61, 82)
+        ),
         format!("In short: {}", pieces(CLOCKS, 100, 113)),
         format!("In short: {}", pieces(CLOCKS, 100, 112)),
         "the the the the the the the the the the the the the the".to_string(),
@@ -254,14 +268,36 @@ fn mixed_outputs() -> Vec<String> {
     ]
 }
 
+/// Brute force: every maximal run of equal words shared by `a` (an output) and `b`
+/// (a work), as (length, start in a, start in b): a pair of equal words whose
+/// predecessors differ (or do not exist), extended forwards while they agree.
+fn maximal_runs(a: &[String], b: &[String]) -> Vec<(usize, usize, usize)> {
+    let mut runs = Vec::new();
+    for i in 0..a.len() {
+        for j in 0..b.len() {
+            if a[i] != b[j] || (i > 0 && j > 0 && a[i - 1] == b[j - 1]) {
+                continue;
+            }
+            let len = (0..)
+                .take_while(|&k| i + k < a.len() && j + k < b.len() && a[i + k] == b[j + k])
+                .count();
+            runs.push((len, i, j));
+        }
+    }
+    runs
+}
+
 #[test]
 fn the_index_agrees_with_a_brute_force_search() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = corpus_dir(tmp.path());
-    for n in [13usize, 5] {
-        let path = tmp.path().join(format!("n{n}.idx"));
-        let summary = corpus::build_index(&dir, &path, &BuildOptions { ngram: n }).unwrap();
+    for (n, stride) in [(13usize, 1usize), (13, 8), (13, 4), (5, 1), (5, 3)] {
+        let g = n + stride - 1;
+        let path = tmp.path().join(format!("n{n}s{stride}.idx"));
+        let options = BuildOptions { ngram: n, stride };
+        let summary = corpus::build_index(&dir, &path, &options).unwrap();
         assert_eq!(summary.works, 5);
+        assert_eq!(summary.guaranteed_span, g);
         let index = CorpusIndex::open(&path).unwrap();
         let works: Vec<(String, Vec<String>)> = (0..index.num_works())
             .map(|id| {
@@ -279,6 +315,12 @@ fn the_index_agrees_with_a_brute_force_search() {
                 (w.title, words(&text))
             })
             .collect();
+        // The corpus n-grams indexed: those starting at a multiple of the stride.
+        let sampled: usize = works
+            .iter()
+            .map(|(_, ws)| ws.windows(n).step_by(stride).count())
+            .sum();
+        assert_eq!(summary.ngrams, sampled);
         let all_ngrams: HashSet<Vec<String>> = works
             .iter()
             .flat_map(|(_, ws)| ws.windows(n).map(|w| w.to_vec()))
@@ -286,33 +328,127 @@ fn the_index_agrees_with_a_brute_force_search() {
         for output in mixed_outputs() {
             let r = index.check(&output);
             let ow = words(&output);
-            // The longest run shared with any work (ties: the first work).
-            let (mut best, mut best_work) = (0, None);
-            for (title, ws) in &works {
-                let (len, _, _) = longest_common_run(&ow, ws);
-                if len > best {
-                    best = len;
-                    best_work = Some(title.clone());
+            let at = format!("n={n} stride={stride} output {output:?}");
+            assert_eq!(r.guaranteed_span, g);
+            // The rule, by brute force: a maximal shared run (output start i, work
+            // offset j, len words) is found when it holds an indexed n-gram, i.e.
+            // a multiple of the stride in j ..= j + len − n; every output n-gram
+            // inside a found run counts; the longest found run wins, ties to the
+            // earliest in the output, then the lowest corpus position.
+            let mut in_span = vec![false; ow.len().saturating_sub(n - 1)];
+            let mut best: Option<(usize, usize, usize, usize)> = None; // len, i, work, j
+                                                                       // Independently of the stride: the longest run with any work, and the
+                                                                       // n-grams inside a run of at least g words.
+            let mut longest_any = 0;
+            let mut in_long_run = vec![false; in_span.len()];
+            for (id, (_, ws)) in works.iter().enumerate() {
+                let (dp_len, _, _) = longest_common_run(&ow, ws);
+                longest_any = longest_any.max(dp_len);
+                for (len, i, j) in maximal_runs(&ow, ws) {
+                    if len < n {
+                        continue;
+                    }
+                    if len >= g {
+                        in_long_run[i..=i + len - n]
+                            .iter_mut()
+                            .for_each(|c| *c = true);
+                    }
+                    if j.div_ceil(stride) * stride > j + len - n {
+                        continue;
+                    }
+                    in_span[i..=i + len - n].iter_mut().for_each(|c| *c = true);
+                    let better = best.is_none_or(|(bl, bi, bw, bj)| {
+                        len > bl || (len == bl && (i, id, j) < (bi, bw, bj))
+                    });
+                    if better {
+                        best = Some((len, i, id, j));
+                    }
                 }
             }
-            let expected = if best >= n { best } else { 0 };
-            assert_eq!(r.longest_span_tokens, expected, "n={n} output {output:?}");
-            if expected > 0 {
-                let span = r.longest_span.as_ref().unwrap();
-                let (_, ws) = works.iter().find(|(t, _)| *t == span.work.title).unwrap();
-                // The reported span is verbatim in the work and in the output.
-                assert_eq!(
-                    ws[span.work_offset..span.work_offset + span.tokens],
-                    ow[span.output_offset..span.output_offset + span.tokens]
-                );
-                let (len, _, _) = longest_common_run(&ow, ws);
-                assert_eq!(len, expected, "{:?} vs {best_work:?}", span.work.title);
+            match best {
+                None => {
+                    assert_eq!(r.longest_span_tokens, 0, "{at}");
+                    assert!(r.longest_span.is_none(), "{at}");
+                }
+                Some((len, i, id, j)) => {
+                    assert_eq!(r.longest_span_tokens, len, "{at}");
+                    let span = r.longest_span.as_ref().unwrap();
+                    assert_eq!(
+                        (span.output_offset, span.work.id, span.work_offset),
+                        (i, id, j),
+                        "{at}"
+                    );
+                    assert_eq!(span.text, ow[i..i + len].join(" "), "{at}");
+                }
             }
-            let grams: Vec<&[String]> = ow.windows(n).collect();
-            let found = grams.iter().filter(|g| all_ngrams.contains(**g)).count();
-            assert_eq!(r.ngrams, grams.len());
-            assert_eq!(r.ngrams_in_corpus, found, "n={n} output {output:?}");
+            let expected_found = in_span.iter().filter(|&&c| c).count();
+            assert_eq!(r.ngrams, in_span.len(), "{at}");
+            assert_eq!(r.ngrams_in_corpus, expected_found, "{at}");
+            // The guarantee: a longest run of at least g words is reported exactly;
+            // every n-gram in a run of at least g words counts, and only n-grams
+            // that occur in the corpus count. At stride 1 all of this is exact.
+            if longest_any >= g {
+                assert_eq!(r.longest_span_tokens, longest_any, "{at}");
+            }
+            assert!(r.longest_span_tokens <= longest_any, "{at}");
+            let long = in_long_run.iter().filter(|&&c| c).count();
+            let anywhere = ow.windows(n).filter(|w| all_ngrams.contains(*w)).count();
+            assert!(
+                long <= r.ngrams_in_corpus && r.ngrams_in_corpus <= anywhere,
+                "{at}"
+            );
+            if stride == 1 {
+                assert_eq!(r.ngrams_in_corpus, anywhere, "{at}");
+                let exact = if longest_any >= n { longest_any } else { 0 };
+                assert_eq!(r.longest_span_tokens, exact, "{at}");
+            }
         }
+    }
+}
+
+#[test]
+fn a_span_of_n_plus_stride_minus_one_words_is_found_wherever_it_sits() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = corpus_dir(tmp.path());
+    let lantern = words(LANTERN);
+    for (n, stride) in [(13usize, 8usize), (5, 3), (6, 1)] {
+        let g = n + stride - 1;
+        let path = tmp.path().join(format!("n{n}s{stride}.idx"));
+        corpus::build_index(&dir, &path, &BuildOptions { ngram: n, stride }).unwrap();
+        let index = CorpusIndex::open(&path).unwrap();
+        let id = (0..index.num_works())
+            .find(|&i| index.work(i).title == "lantern.txt")
+            .unwrap();
+        let mut missed = 0;
+        // Every place in the work, so every phase relative to the stride.
+        for o in 0..=lantern.len() - g {
+            let at = format!("n={n} stride={stride} offset {o}");
+            let output = format!("qqzx vvrk {} wwpl", lantern[o..o + g].join(" "));
+            let r = index.check(&output);
+            assert_eq!(r.longest_span_tokens, g, "{at}");
+            let span = r.longest_span.unwrap();
+            assert_eq!(
+                (span.work.id, span.work_offset, span.output_offset),
+                (id, o, 2),
+                "{at}"
+            );
+            assert_eq!(r.ngrams_in_corpus, g - n + 1, "{at}");
+            // One word shorter: found only when it holds an indexed n-gram (a start
+            // at a multiple of the stride), and then measured exactly.
+            let short = format!("qqzx vvrk {} wwpl", lantern[o..o + g - 1].join(" "));
+            let r = index.check(&short);
+            if g - 1 < n {
+                assert_eq!(r.longest_span_tokens, 0, "{at}");
+                continue;
+            }
+            let holds = (o..=o + g - 1 - n).any(|q| q % stride == 0);
+            let expected = if holds { g - 1 } else { 0 };
+            assert_eq!(r.longest_span_tokens, expected, "{at}");
+            missed += usize::from(!holds);
+        }
+        // With a stride > 1, some spans of g − 1 words are missed: the guarantee is
+        // tight.
+        assert_eq!(missed > 0, stride > 1, "n={n} stride={stride}");
     }
 }
 
@@ -339,13 +475,16 @@ fn the_index_does_not_depend_on_the_thread_count() {
 #[test]
 fn ngram_is_configurable() {
     let tmp = tempfile::tempdir().unwrap();
-    let index = build(tmp.path(), &["--ngram", "6"]);
-    // Nine words of the lantern story among invented ones.
+    let index = build(tmp.path(), &["--ngram", "6", "--stride", "4"]);
+    // Nine words of the lantern story among invented ones: at least
+    // 6 + 4 − 1 = 9, so found.
     let v = check_json(
         &index,
         &["Nobody expected the gulls sheltered on the gallery rail and watched to return."],
     );
     assert_eq!(v["index"]["ngram"], 6);
+    assert_eq!(v["index"]["stride"], 4);
+    assert_eq!(v["index"]["guaranteed_span_words"], 9);
     assert_eq!(v["outputs"][0]["longest_span_tokens"], 9);
     assert_eq!(
         v["outputs"][0]["longest_span"]["work"]["title"],
@@ -476,19 +615,36 @@ fn a_corrupt_truncated_or_future_index_is_bad_input() {
     check_fails(&bad, "truncated");
 
     let mut future = good.clone();
-    future[8..12].copy_from_slice(&3u32.to_le_bytes());
+    future[8..12].copy_from_slice(&4u32.to_le_bytes());
     std::fs::write(&bad, &future).unwrap();
     check_fails(
         &bad,
-        "unsupported format version 3 (this probity reads version 2)",
+        "unsupported format version 4 (this probity reads version 3)",
     );
+    // Version 2 stored 64-bit word hashes and every n-gram: rebuild.
+    let mut v2 = good.clone();
+    v2[8..12].copy_from_slice(&2u32.to_le_bytes());
+    std::fs::write(&bad, &v2).unwrap();
+    check_fails(
+        &bad,
+        "unsupported format version 2 (this probity reads version 3); rebuild the index",
+    );
+    // A stride of 0, or a header n-gram count the works do not give.
+    let mut zero = good.clone();
+    zero[36..40].copy_from_slice(&0u32.to_le_bytes());
+    std::fs::write(&bad, &zero).unwrap();
+    check_fails(&bad, "unsupported parameters");
+    let mut other = good.clone();
+    other[36..40].copy_from_slice(&7u32.to_le_bytes());
+    std::fs::write(&bad, &other).unwrap();
+    check_fails(&bad, "n-grams at stride 7; the header says");
     // Version 1 hashed shingles and MinHash slots differently: rebuild.
     let mut old = good.clone();
     old[8..12].copy_from_slice(&1u32.to_le_bytes());
     std::fs::write(&bad, &old).unwrap();
     check_fails(
         &bad,
-        "unsupported format version 1 (this probity reads version 2); rebuild the index",
+        "unsupported format version 1 (this probity reads version 3); rebuild the index",
     );
 
     std::fs::write(&bad, "just some text, not an index").unwrap();
@@ -549,6 +705,14 @@ fn bad_arguments_and_non_utf8_works_are_bad_input() {
         .assert()
         .code(2)
         .stderr(contains("--ngram 0"));
+    probity()
+        .args(["corpus", "index", "--stride", "0"])
+        .arg(&dir)
+        .arg("-o")
+        .arg(&out)
+        .assert()
+        .code(2)
+        .stderr(contains("--stride 0: use 1 to 1000 words"));
     probity()
         .args(["corpus", "index"])
         .arg(tmp.path().join("nowhere"))

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 pub enum CorpusCommand {
     /// Index a folder of works (*.txt, *.md, *.jsonl with `text` and optional `title`) for verbatim and near-duplicate overlap.
     #[command(
-        after_help = "Example:\n  probity corpus index protected/ -o protected.idx\n  probity corpus index protected/ -o protected.idx --ngram 8 --threads 2"
+        after_help = "Example:\n  probity corpus index protected/ -o protected.idx\n  probity corpus index protected/ -o protected.idx --ngram 8 --stride 4 --threads 2"
     )]
     Index {
         /// The folder of works (read recursively; hidden entries are skipped).
@@ -23,6 +23,9 @@ pub enum CorpusCommand {
         /// n of the verbatim n-gram index, in words.
         #[arg(long, default_value_t = corpus::DEFAULT_NGRAM)]
         ngram: usize,
+        /// Index the n-gram starting at every S-th word of each work: every shared span of at least n + S − 1 words is found (1: every n-gram).
+        #[arg(long, default_value_t = corpus::DEFAULT_STRIDE)]
+        stride: usize,
         /// Worker threads (default: all cores). The index does not depend on it.
         #[arg(long)]
         threads: Option<usize>,
@@ -58,12 +61,13 @@ pub fn corpus_command(cmd: CorpusCommand) -> Result<Status, CliError> {
             dir,
             output,
             ngram,
+            stride,
             threads,
             json,
         } => {
             set_threads(threads)?;
             let started = std::time::Instant::now();
-            let s = corpus::build_index(&dir, &output, &BuildOptions { ngram })?;
+            let s = corpus::build_index(&dir, &output, &BuildOptions { ngram, stride })?;
             let seconds = started.elapsed().as_secs_f64();
             if json {
                 let mut v = serde_json::to_value(&s).expect("a summary serialises");
@@ -80,11 +84,13 @@ pub fn corpus_command(cmd: CorpusCommand) -> Result<Status, CliError> {
                     s.bytes as f64 / 1e6 / seconds.max(1e-9)
                 );
                 println!(
-                    "index: {} ({:.1} MB; {} {}-grams; MinHash LSH {} bands × {} rows)",
+                    "index: {} ({:.1} MB; {} {}-grams at stride {}: every shared span of {} words or more is found; MinHash LSH {} bands × {} rows)",
                     output.display(),
                     s.index_bytes as f64 / 1e6,
                     s.ngrams,
                     s.ngram,
+                    s.stride,
+                    s.guaranteed_span,
                     s.bands,
                     s.rows
                 );
@@ -180,6 +186,8 @@ fn print_json(idx: &CorpusIndex, outputs: &[(String, String)], results: &[Overla
             "body_sha256": idx.body_sha256(),
             "works": p.works,
             "ngram": p.ngram,
+            "stride": p.stride,
+            "guaranteed_span_words": p.ngram + p.stride - 1,
             "shingle_words": p.shingle,
             "minhash_values": p.num_perm,
             "lsh_bands": p.bands,
@@ -193,6 +201,7 @@ fn print_json(idx: &CorpusIndex, outputs: &[(String, String)], results: &[Overla
 
 fn print_text(id: &str, idx: &CorpusIndex, r: &Overlap) {
     let n = idx.params().ngram;
+    let g = r.guaranteed_span;
     println!("output {id}: {} words", r.tokens);
     match &r.longest_span {
         Some(s) => println!(
@@ -204,10 +213,10 @@ fn print_text(id: &str, idx: &CorpusIndex, r: &Overlap) {
             s.work.sha256,
             s.work_offset
         ),
-        None => println!("  longest verbatim span: none of {n} words or more"),
+        None => println!("  longest verbatim span: none of {g} words or more"),
     }
     println!(
-        "  {n}-grams in the corpus: {}/{} ({:.1}%)",
+        "  {n}-grams in a span found in the corpus: {}/{} ({:.1}%)",
         r.ngrams_in_corpus,
         r.ngrams,
         100.0 * r.share_in_corpus

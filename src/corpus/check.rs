@@ -40,14 +40,21 @@ pub struct Overlap {
     pub tokens: usize,
     /// n of the index.
     pub ngram: usize,
+    /// n + stride − 1 of the index: every span of at least this many words the
+    /// output shares with a work is found.
+    pub guaranteed_span: usize,
     /// The output's n-grams (tokens − n + 1, or 0).
     pub ngrams: usize,
-    /// Of those, how many occur somewhere in the corpus.
+    /// Of those, how many lie inside a verbatim span found in the corpus: every
+    /// n-gram inside a span of at least `guaranteed_span` words shared with a work
+    /// is counted; an n-gram whose only occurrences lie in shorter shared spans may
+    /// be missed; an n-gram that occurs nowhere in the corpus never is counted.
     pub ngrams_in_corpus: usize,
     /// ngrams_in_corpus / ngrams (0 when the output has no n-gram).
     pub share_in_corpus: f64,
-    /// Length in words of the longest span shared with a work: 0 when no n-gram is
-    /// shared (spans shorter than n are not searched).
+    /// Length in words of the longest span found shared with a work: exact when it
+    /// is at least `guaranteed_span`; 0 when none is found (spans shorter than
+    /// n are not searched, and shorter than `guaranteed_span` may be missed).
     pub longest_span_tokens: usize,
     pub longest_span: Option<Span>,
     /// LSH candidates (works sharing at least one band with the output), most
@@ -59,19 +66,24 @@ impl CorpusIndex {
     /// What `output` shares with the corpus.
     pub fn check(&self, output: &str) -> Overlap {
         let words = text::words(output);
-        let tokens: Vec<u64> = words.iter().map(|w| text::word_hash(w)).collect();
-        let n = self.params().ngram;
+        let hashes64: Vec<u64> = words.iter().map(|w| text::word_hash(w)).collect();
+        let tokens: Vec<u32> = hashes64.iter().map(|&h| text::token32(h)).collect();
+        let params = self.params();
+        let n = params.ngram;
         let m = tokens.len();
-        let hashes = text::ngram_hashes(&tokens, n);
+        // The output side hashes every n-gram; the corpus side has one every
+        // `stride` words of a work.
+        let hashes = text::ngram_hashes(&hashes64, n);
 
-        let mut found = 0usize;
+        // Output n-grams (by start) inside a verified, extended span: a span
+        // [s, e) covers the starts s ..= e − n.
+        let mut in_span = vec![false; hashes.len()];
         // (length, output start, corpus start) of the best span so far.
         let mut best: Option<(usize, usize, usize)> = None;
         // Per diagonal (corpus position − output position), where the last span
         // extended along it ends in the output.
         let mut covered: HashMap<i64, usize> = HashMap::new();
         for (i, &h) in hashes.iter().enumerate() {
-            let mut hit = false;
             for row in self.ngram_range(h).take(MAX_POSTINGS) {
                 let p = self.ngram_pos(row);
                 let Some(work) = self.work_of(p) else {
@@ -81,7 +93,6 @@ impl CorpusIndex {
                 if p + n > we || (0..n).any(|j| self.token(p + j) != Some(tokens[i + j])) {
                     continue; // a hash collision, or a damaged index
                 }
-                hit = true;
                 let diagonal = p as i64 - i as i64;
                 if covered.get(&diagonal).is_some_and(|&end| end >= i + n) {
                     continue;
@@ -97,14 +108,17 @@ impl CorpusIndex {
                     r += 1;
                 }
                 covered.insert(diagonal, e);
-                if best.is_none_or(|(len, _, _)| e - s > len) {
+                in_span[s..=e - n].iter_mut().for_each(|c| *c = true);
+                // Longest first; on a tie, the earliest in the output, then the
+                // lowest corpus position (whichever n-gram found it).
+                if best
+                    .is_none_or(|(len, bs, bq)| e - s > len || (e - s == len && (s, q) < (bs, bq)))
+                {
                     best = Some((e - s, s, q));
                 }
             }
-            if hit {
-                found += 1;
-            }
         }
+        let found = in_span.iter().filter(|&&c| c).count();
         let longest_span = best.map(|(len, s, q)| {
             let work = self.work_of(q).expect("a verified position lies in a work");
             Span {
@@ -119,6 +133,7 @@ impl CorpusIndex {
         Overlap {
             tokens: m,
             ngram: n,
+            guaranteed_span: n + params.stride - 1,
             ngrams,
             ngrams_in_corpus: found,
             share_in_corpus: if ngrams == 0 {
@@ -129,7 +144,7 @@ impl CorpusIndex {
             longest_span_tokens: longest_span.as_ref().map_or(0, |s| s.tokens),
             longest_span,
             near_duplicates: self
-                .near_duplicates(&text::signature_of_tokens(self.minhash(), &tokens)),
+                .near_duplicates(&text::signature_of_tokens(self.minhash(), &hashes64)),
         }
     }
 

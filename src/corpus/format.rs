@@ -1,36 +1,39 @@
-//! The index file, format version 2. All integers little-endian.
+//! The index file, format version 3. All integers little-endian.
 //!
-//! Version 2 (probity after issue #6) changed the shingle hash (derived from the
-//! word hashes, see src/provenance/texthash.rs) and the MinHash hash family
-//! (multiply-add-shift mod 2^64); the layout is that of version 1, whose files are
-//! refused with a request to rebuild the index.
+//! Version 3 stores 32-bit word hashes (the low half of each word's XXH3-64) and
+//! indexes the n-gram starting at every `stride`-th word of each work (the stride
+//! is in the header); the token section comes first, so it is written while the
+//! works are read. Version 2 (64-bit word hashes, every n-gram)
+//! and version 1 (an older shingle hash and MinHash family) are refused with a
+//! request to rebuild the index.
 //!
 //! ```text
 //! offset size  header (256 bytes)
 //!   0     8    magic "PRBCORP\0"
-//!   8     4    format version (2)
+//!   8     4    format version (3)
 //!  12     4    header length (256)
 //!  16     4    n of the n-gram index (words)
 //!  20     4    words per shingle (5)
 //!  24     4    MinHash values per signature (128)
 //!  28     4    LSH bands
 //!  32     4    LSH rows per band
-//!  36     4    reserved (0)
+//!  36     4    stride s: the n-grams of a work start at its words 0, s, 2s, …
 //!  40     8    works W
 //!  48     8    tokens T (words of every work)
-//!  56     8    n-grams G
+//!  56     8    n-grams G (Σ over works of ⌊(L − n)/s⌋ + 1 for L ≥ n words)
 //!  64   128    8 sections × (offset u64, length u64), offsets from the file start
 //! 192    32    sha256 of the body (every byte after the header)
 //! 224    32    reserved (0)
 //! body, sections in this order, each starting on a multiple of 8:
-//!   0 works     W × 96-byte records: token start u64, token count u64, title
+//!   0 tokens    T × u32 word hashes (low 32 bits of XXH3-64), the works one
+//!               after another
+//!   1 ngram     G × u64 n-gram hashes, ascending (ties by position)
+//!   2 position  G × u32: the token (index into section 0) each n-gram starts at
+//!   3 works     W × 96-byte records: token start u64, token count u64, title
 //!               (offset u64, length u64 in the strings section), source (offset
 //!               u64, length u64), jsonl line u64 (0 for a whole file), bytes u64,
 //!               sha256 [32]
-//!   1 strings   UTF-8 titles and source paths
-//!   2 tokens    T × u64 word hashes, the works one after another
-//!   3 ngram     G × u64 n-gram hashes, ascending (ties by position)
-//!   4 position  G × u32: the token (index into section 2) each n-gram starts at
+//!   4 strings   UTF-8 titles and source paths
 //!   5 minhash   W × 128 × u32 signatures
 //!   6 lsh keys  bands × W × u64: band b's keys, ascending (ties by work)
 //!   7 lsh works bands × W × u32: the work of each key
@@ -44,23 +47,25 @@ use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 pub const MAGIC: [u8; 8] = *b"PRBCORP\0";
-pub const VERSION: u32 = 2;
+pub const VERSION: u32 = 3;
 pub const HEADER_LEN: usize = 256;
 pub const WORK_RECORD: usize = 96;
 const SECTIONS: usize = 8;
-const S_WORKS: usize = 0;
-const S_STRINGS: usize = 1;
-const S_TOKENS: usize = 2;
-const S_NGRAM: usize = 3;
-const S_POS: usize = 4;
-const S_MINHASH: usize = 5;
-const S_LSH_KEYS: usize = 6;
-const S_LSH_WORKS: usize = 7;
+pub(crate) const S_TOKENS: usize = 0;
+pub(crate) const S_NGRAM: usize = 1;
+pub(crate) const S_POS: usize = 2;
+pub(crate) const S_WORKS: usize = 3;
+pub(crate) const S_STRINGS: usize = 4;
+pub(crate) const S_MINHASH: usize = 5;
+pub(crate) const S_LSH_KEYS: usize = 6;
+pub(crate) const S_LSH_WORKS: usize = 7;
 
 /// The counts and parameters in the header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Params {
     pub ngram: usize,
+    /// The corpus n-grams start every `stride` words of each work.
+    pub stride: usize,
     pub shingle: usize,
     pub num_perm: usize,
     pub bands: usize,
@@ -98,89 +103,195 @@ pub(crate) struct WorkRecord {
     pub token_count: u64,
 }
 
-/// Everything to write, built in memory.
-pub(crate) struct IndexData<'a> {
-    pub params: Params,
-    pub works: &'a [WorkRecord],
-    pub tokens: &'a [u64],
-    /// (hash << 32) | position, ascending.
-    /// The sorted n-gram keys (hash << 32 | position), in pieces to be written
-    /// one after another.
-    pub ngrams: &'a [Vec<u128>],
-    pub signatures: &'a [u32],
-    /// Per band, (key, work) ascending.
-    pub lsh: &'a [Vec<(u64, u32)>],
-}
-
 fn pad8(len: usize) -> usize {
     len.div_ceil(8) * 8
 }
 
-/// A writer that hashes what it writes and counts it.
-struct Body<W: Write> {
-    inner: W,
-    /// Chunks of the body go to a thread that hashes them while the next ones
-    /// are encoded and written.
-    hasher: std::sync::mpsc::SyncSender<Vec<u8>>,
-    written: usize,
+/// `values` as little-endian bytes.
+pub(crate) fn u32_bytes(values: &[u32]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(values.len() * 4);
+    for v in values {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    out
 }
 
-impl<W: Write> Body<W> {
-    fn put(&mut self, bytes: &[u8]) -> std::io::Result<()> {
-        self.put_owned(bytes.to_vec())
+/// Writes an index file section by section, in file order, as the build produces
+/// them: the body goes to a thread that writes it to a temporary file in the
+/// destination folder and hashes it (sha256), so the token section is written
+/// while later works are still being hashed. [`IndexWriter::finish`] writes the
+/// header and renames the file into place; dropping the writer before that
+/// removes the temporary file.
+pub(crate) struct IndexWriter {
+    path: PathBuf,
+    tmp: tempfile::NamedTempFile,
+    tx: Option<std::sync::mpsc::Sender<Vec<u8>>>,
+    worker: Option<std::thread::JoinHandle<std::io::Result<[u8; 32]>>>,
+    written: usize,
+    sections: [(u64, u64); SECTIONS],
+    /// The section being written, and the ones before it are done.
+    current: Option<usize>,
+}
+
+impl IndexWriter {
+    pub(crate) fn create(path: &Path) -> Result<IndexWriter, CorpusError> {
+        let io = |e| CorpusError::io(path, e);
+        let dir = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let tmp = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            tmp.as_file()
+                .set_permissions(std::fs::Permissions::from_mode(0o644))
+                .map_err(io)?;
+        }
+        let mut file = tmp.as_file().try_clone().map_err(io)?;
+        file.seek(SeekFrom::Start(HEADER_LEN as u64)).map_err(io)?;
+        // Unbounded, so the build never waits for the disk or the hash: what is
+        // queued is at most the token section (4 bytes a word), which a build
+        // without streaming would hold in memory anyway.
+        let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
+        let worker = std::thread::spawn(move || {
+            let mut hasher = Sha256::new();
+            for chunk in rx {
+                hasher.update(&chunk);
+                file.write_all(&chunk)?;
+            }
+            Ok(hasher.finalize().into())
+        });
+        Ok(IndexWriter {
+            path: path.to_path_buf(),
+            tmp,
+            tx: Some(tx),
+            worker: Some(worker),
+            written: HEADER_LEN,
+            sections: [(0, 0); SECTIONS],
+            current: None,
+        })
     }
 
-    fn put_owned(&mut self, bytes: Vec<u8>) -> std::io::Result<()> {
+    fn io(&self, e: std::io::Error) -> CorpusError {
+        CorpusError::io(&self.path, e)
+    }
+
+    /// The worker's error after it stopped (a failed write).
+    fn stopped(&mut self) -> CorpusError {
+        self.tx = None;
+        let e = match self.worker.take().map(|w| w.join()) {
+            Some(Ok(Err(e))) => e,
+            Some(Err(_)) => std::io::Error::other("the index writing thread panicked"),
+            _ => std::io::Error::other("the index writing thread stopped"),
+        };
+        self.io(e)
+    }
+
+    /// Appends bytes to the current section.
+    pub(crate) fn put(&mut self, bytes: Vec<u8>) -> Result<(), CorpusError> {
+        if bytes.is_empty() {
+            return Ok(());
+        }
         self.written += bytes.len();
-        self.inner.write_all(&bytes)?;
-        self.hasher
-            .send(bytes)
-            .map_err(|_| std::io::Error::other("the hashing thread stopped"))
+        let sent = self.tx.as_ref().map(|tx| tx.send(bytes));
+        match sent {
+            Some(Ok(())) => Ok(()),
+            _ => Err(self.stopped()),
+        }
     }
 
-    fn align(&mut self) -> std::io::Result<()> {
-        let pad = pad8(self.written) - self.written;
-        self.put(&[0u8; 8][..pad])
-    }
-
-    /// Writes a slice of fixed-size values in chunks (no whole-section copy).
-    fn put_all<T: Copy, const N: usize>(
+    /// Appends values in pieces of 64 KB (no whole-section copy).
+    pub(crate) fn put_all<T: Copy, const N: usize>(
         &mut self,
         values: &[T],
         enc: impl Fn(T) -> [u8; N],
-    ) -> std::io::Result<()> {
+    ) -> Result<(), CorpusError> {
         const VALUES: usize = 1 << 13;
         for chunk in values.chunks(VALUES) {
             let mut buf = Vec::with_capacity(N * chunk.len());
             for &v in chunk {
                 buf.extend_from_slice(&enc(v));
             }
-            self.put_owned(buf)?;
+            self.put(buf)?;
         }
+        Ok(())
+    }
+
+    /// Ends the current section and starts section `i` (the next one) on a
+    /// multiple of 8 bytes.
+    pub(crate) fn begin(&mut self, i: usize) -> Result<(), CorpusError> {
+        assert_eq!(self.current.map_or(0, |c| c + 1), i, "sections in order");
+        self.end_current();
+        let pad = pad8(self.written) - self.written;
+        self.put(vec![0u8; pad])?;
+        self.sections[i].0 = self.written as u64;
+        self.current = Some(i);
+        Ok(())
+    }
+
+    fn end_current(&mut self) {
+        if let Some(c) = self.current {
+            self.sections[c].1 = self.written as u64 - self.sections[c].0;
+        }
+    }
+
+    /// Ends the last section, writes the header (with the body's sha256) and
+    /// renames the file to the destination.
+    pub(crate) fn finish(mut self, p: &Params) -> Result<(), CorpusError> {
+        assert_eq!(self.current, Some(SECTIONS - 1), "every section written");
+        self.end_current();
+        let pad = pad8(self.written) - self.written;
+        self.put(vec![0u8; pad])?;
+        self.tx = None;
+        let digest = match self.worker.take().map(|w| w.join()) {
+            Some(Ok(Ok(d))) => d,
+            Some(Ok(Err(e))) => return Err(self.io(e)),
+            _ => return Err(self.io(std::io::Error::other("the index writing thread panicked"))),
+        };
+        let mut header = Vec::with_capacity(HEADER_LEN);
+        header.extend_from_slice(&MAGIC);
+        for v in [
+            VERSION,
+            HEADER_LEN as u32,
+            p.ngram as u32,
+            p.shingle as u32,
+            p.num_perm as u32,
+            p.bands as u32,
+            p.rows as u32,
+            p.stride as u32,
+        ] {
+            header.extend_from_slice(&v.to_le_bytes());
+        }
+        for v in [p.works as u64, p.tokens as u64, p.ngrams as u64] {
+            header.extend_from_slice(&v.to_le_bytes());
+        }
+        for (offset, len) in self.sections {
+            header.extend_from_slice(&offset.to_le_bytes());
+            header.extend_from_slice(&len.to_le_bytes());
+        }
+        header.extend_from_slice(&digest);
+        header.resize(HEADER_LEN, 0);
+        let file = self.tmp.as_file_mut();
+        // Not synced to disk: an index is derived from its works and can be
+        // rebuilt, and a file torn by a crash fails the body sha256 on opening.
+        let r = file
+            .seek(SeekFrom::Start(0))
+            .and_then(|_| file.write_all(&header));
+        r.map_err(|e| CorpusError::io(&self.path, e))?;
+        let path = self.path.clone();
+        self.tmp
+            .persist(&path)
+            .map_err(|e| CorpusError::io(&path, e.error))?;
         Ok(())
     }
 }
 
-/// Writes the index to `path` atomically (temporary file in the same folder, then
-/// a rename).
-pub(crate) fn write_index(path: &Path, data: &IndexData) -> Result<(), CorpusError> {
-    let io = |e| CorpusError::io(path, e);
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        tmp.as_file()
-            .set_permissions(std::fs::Permissions::from_mode(0o644))
-            .map_err(io)?;
-    }
-    let mut sections = [(0u64, 0u64); SECTIONS];
+/// The works and strings sections of `works`.
+pub(crate) fn work_sections(works: &[WorkRecord]) -> (Vec<u8>, Vec<u8>) {
     let mut strings = Vec::new();
-    let mut records = Vec::with_capacity(data.works.len() * WORK_RECORD);
-    for w in data.works {
+    let mut records = Vec::with_capacity(works.len() * WORK_RECORD);
+    for w in works {
         let title = (strings.len() as u64, w.title.len() as u64);
         strings.extend_from_slice(w.title.as_bytes());
         let source = (strings.len() as u64, w.source.len() as u64);
@@ -199,99 +310,7 @@ pub(crate) fn write_index(path: &Path, data: &IndexData) -> Result<(), CorpusErr
         }
         records.extend_from_slice(&w.sha256);
     }
-    {
-        let file = tmp.as_file_mut();
-        file.write_all(&[0u8; HEADER_LEN]).map_err(io)?;
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(16);
-        let hashing = std::thread::spawn(move || {
-            let mut hasher = Sha256::new();
-            for chunk in rx {
-                hasher.update(&chunk);
-            }
-            hasher.finalize()
-        });
-        let digest = {
-            let mut body = Body {
-                inner: std::io::BufWriter::with_capacity(1 << 20, &mut *file),
-                hasher: tx,
-                written: HEADER_LEN,
-            };
-            // Section i starts here (aligned) and ends where the next begins.
-            macro_rules! section {
-                ($i:expr, $write:expr) => {{
-                    body.align().map_err(io)?;
-                    let start = body.written;
-                    let w: std::io::Result<()> = $write;
-                    w.map_err(io)?;
-                    sections[$i] = (start as u64, (body.written - start) as u64);
-                }};
-            }
-            section!(S_WORKS, body.put(&records));
-            section!(S_STRINGS, body.put(&strings));
-            section!(S_TOKENS, body.put_all(data.tokens, u64::to_le_bytes));
-            section!(
-                S_NGRAM,
-                data.ngrams
-                    .iter()
-                    .try_for_each(|b| body.put_all(b, |k| ((k >> 32) as u64).to_le_bytes()))
-            );
-            section!(
-                S_POS,
-                data.ngrams
-                    .iter()
-                    .try_for_each(|b| body.put_all(b, |k| (k as u32).to_le_bytes()))
-            );
-            section!(S_MINHASH, body.put_all(data.signatures, u32::to_le_bytes));
-            section!(
-                S_LSH_KEYS,
-                data.lsh
-                    .iter()
-                    .try_for_each(|band| body.put_all(band, |(k, _)| k.to_le_bytes()))
-            );
-            section!(
-                S_LSH_WORKS,
-                data.lsh
-                    .iter()
-                    .try_for_each(|band| body.put_all(band, |(_, w)| w.to_le_bytes()))
-            );
-            body.align().map_err(io)?;
-            body.inner.flush().map_err(io)?;
-            drop(body);
-            hashing
-                .join()
-                .map_err(|_| io(std::io::Error::other("the hashing thread panicked")))?
-        };
-
-        let p = &data.params;
-        let mut header = Vec::with_capacity(HEADER_LEN);
-        header.extend_from_slice(&MAGIC);
-        for v in [
-            VERSION,
-            HEADER_LEN as u32,
-            p.ngram as u32,
-            p.shingle as u32,
-            p.num_perm as u32,
-            p.bands as u32,
-            p.rows as u32,
-            0,
-        ] {
-            header.extend_from_slice(&v.to_le_bytes());
-        }
-        for v in [p.works as u64, p.tokens as u64, p.ngrams as u64] {
-            header.extend_from_slice(&v.to_le_bytes());
-        }
-        for (offset, len) in sections {
-            header.extend_from_slice(&offset.to_le_bytes());
-            header.extend_from_slice(&len.to_le_bytes());
-        }
-        header.extend_from_slice(&digest);
-        header.resize(HEADER_LEN, 0);
-        file.seek(SeekFrom::Start(0)).map_err(io)?;
-        file.write_all(&header).map_err(io)?;
-        file.sync_all().map_err(io)?;
-    }
-    tmp.persist(path).map_err(|e| io(e.error))?;
-    Ok(())
+    (records, strings)
 }
 
 /// An open, memory-mapped index.
@@ -346,6 +365,7 @@ impl CorpusIndex {
         }
         let params = Params {
             ngram: u32_at(b, 16) as usize,
+            stride: u32_at(b, 36) as usize,
             shingle: u32_at(b, 20) as usize,
             num_perm: u32_at(b, 24) as usize,
             bands: u32_at(b, 28) as usize,
@@ -355,6 +375,7 @@ impl CorpusIndex {
             ngrams: u64_at(b, 56) as usize,
         };
         if params.ngram == 0
+            || params.stride == 0
             || params.shingle != super::SHINGLE_WORDS
             || params.num_perm != super::text::NUM_PERM
             || params.bands == 0
@@ -369,11 +390,11 @@ impl CorpusIndex {
         let w = params.works;
         let bw = params.bands.checked_mul(w);
         let expected: [Option<usize>; SECTIONS] = [
-            w.checked_mul(WORK_RECORD),
-            None,
-            params.tokens.checked_mul(8),
+            params.tokens.checked_mul(4),
             params.ngrams.checked_mul(8),
             params.ngrams.checked_mul(4),
+            w.checked_mul(WORK_RECORD),
+            None,
             w.checked_mul(params.num_perm * 4),
             bw.and_then(|x| x.checked_mul(8)),
             bw.and_then(|x| x.checked_mul(4)),
@@ -427,9 +448,11 @@ impl CorpusIndex {
     }
 
     /// Every work's tokens lie within the token section, in order; every string is
-    /// in bounds and UTF-8.
+    /// in bounds and UTF-8; the works' lengths give the header's n-gram count.
     fn check_works(&self) -> Result<(), String> {
         let mut next = 0u64;
+        let (n, stride) = (self.params.ngram as u64, self.params.stride as u64);
+        let mut ngrams = 0u64;
         let strings = self.section(S_STRINGS);
         for id in 0..self.params.works {
             let r = self.record(id);
@@ -442,6 +465,9 @@ impl CorpusIndex {
                 .checked_add(count)
                 .filter(|&e| e <= self.params.tokens as u64)
                 .ok_or_else(|| format!("work {id} runs past the token section"))?;
+            if count >= n {
+                ngrams += (count - n) / stride + 1;
+            }
             for at in [16, 32] {
                 let (o, l) = (u64_at(r, at) as usize, u64_at(r, at + 8) as usize);
                 let s = o
@@ -455,6 +481,12 @@ impl CorpusIndex {
             return Err(format!(
                 "works cover {next} tokens; the header says {}",
                 self.params.tokens
+            ));
+        }
+        if ngrams != self.params.ngrams as u64 {
+            return Err(format!(
+                "the works hold {ngrams} n-grams at stride {stride}; the header says {}",
+                self.params.ngrams
             ));
         }
         Ok(())
@@ -533,9 +565,10 @@ impl CorpusIndex {
         (pos < self.work_tokens(id).1).then_some(id)
     }
 
-    pub(crate) fn token(&self, pos: usize) -> Option<u64> {
+    /// The stored 32-bit hash of token `pos` ([`super::text::token32`]).
+    pub(crate) fn token(&self, pos: usize) -> Option<u32> {
         let s = self.section(S_TOKENS);
-        (pos < self.params.tokens).then(|| u64_at(s, pos * 8))
+        (pos < self.params.tokens).then(|| u32_at(s, pos * 4))
     }
 
     fn ngram_hash(&self, i: usize) -> u64 {

@@ -4,10 +4,11 @@
 //! `probity corpus index DIR -o INDEX` reads a folder of works (`*.txt`, `*.md`,
 //! `*.jsonl` with a `text` field per line) and writes one index file (format in
 //! [`format`], documented in docs/corpus.md) holding
-//! - every word n-gram of every work (n = 13 by default) as a sorted table of
-//!   64-bit hashes with its position, and each work's word-hash array, so the
-//!   longest verbatim span an output shares with the corpus is found by extending
-//!   n-gram hits and checked word by word;
+//! - the word n-gram (n = 13 by default) starting at every s-th word of every
+//!   work (the stride, s = 8 by default) as a sorted table of 64-bit hashes with
+//!   its position, and each work's array of 32-bit word hashes, so every
+//!   verbatim span of at least n + s − 1 words an output shares with the corpus is
+//!   found by extending n-gram hits and checked word by word;
 //! - a 128-value MinHash signature of each work's word 5-gram shingles, banded for
 //!   locality-sensitive hashing (32 bands × 4 rows), for near-duplicate works.
 //!
@@ -31,6 +32,11 @@ use std::path::{Path, PathBuf};
 
 /// Default n of the verbatim n-gram index, in words.
 pub const DEFAULT_NGRAM: usize = 13;
+/// Default stride of the corpus side of the n-gram index: the n-gram starting at
+/// every 8th word of a work is indexed, so with n = 13 every shared span of at
+/// least 13 + 8 − 1 = 20 words is found (and measured exactly), at an eighth of
+/// the n-gram table of stride 1.
+pub const DEFAULT_STRIDE: usize = 8;
 /// Words per shingle for MinHash.
 pub const SHINGLE_WORDS: usize = crate::provenance::texthash::SHINGLE_WORDS;
 /// LSH bands × rows over the 128 MinHash values: a pair of works with Jaccard
