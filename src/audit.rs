@@ -830,7 +830,7 @@ impl OtherSet {
         path: &Path,
         variants: &[crate::probe::Variant],
     ) -> Result<Option<OtherSet>, ProbeError> {
-        Ok(match kinds::peek_kind(path)? {
+        let set = match kinds::peek_kind(path)? {
             ProbeKind::Decision => None,
             ProbeKind::Paired => Some(OtherSet::Paired(kinds::paired::PairedSet::load(path)?)),
             ProbeKind::MultipleChoice => {
@@ -845,7 +845,21 @@ impl OtherSet {
             ProbeKind::Memorisation => Some(OtherSet::Memorisation(
                 kinds::memorisation::MemorisationSet::load(path)?,
             )),
-        })
+        };
+        // The id names the set's responses file (`responses-<id>.jsonl`).
+        if let Some(id) = set.as_ref().map(OtherSet::id) {
+            let safe = !id.is_empty()
+                && id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+            if !safe {
+                return Err(kinds::invalid(
+                    path,
+                    format!("`id = {id:?}`: use letters, digits, `-` and `_` only (it names the set's responses file)"),
+                ));
+            }
+        }
+        Ok(set)
     }
 
     pub fn id(&self) -> &str {

@@ -448,3 +448,18 @@ fn corpus_names_that_would_share_an_index_file_are_refused() {
         &["corpus[1].name", "my_corpus", "corpus-my_corpus.index"],
     );
 }
+
+#[test]
+fn a_probe_set_id_that_cannot_name_a_file_is_refused_before_the_model_loads() {
+    let (_dir, root) = bad_input_fixture();
+    copy_dir(&root.join("works"), &root.join("probes/works"));
+    write(
+        &root.join("probes/mem.toml"),
+        "id = \"../a/b\"\nkind = \"memorisation\"\nversion = 1\nworks = \"works\"\nprefix_words = 5\nmax_tokens = 5\n",
+    );
+    expect_bad(
+        &root,
+        &format!("{HEAD}[[probes]]\npath = \"probes/mem.toml\"\n"),
+        &["mem.toml", "../a/b", "letters, digits"],
+    );
+}
