@@ -614,29 +614,27 @@ fn a_corrupt_truncated_or_future_index_is_bad_input() {
     std::fs::write(&bad, &good[..100]).unwrap();
     check_fails(&bad, "truncated");
 
-    let mut future = good.clone();
-    future[8..12].copy_from_slice(&4u32.to_le_bytes());
-    std::fs::write(&bad, &future).unwrap();
+    // The good index with one u32 header field changed.
+    let with_field = |at: usize, value: u32| {
+        let mut bytes = good.clone();
+        bytes[at..at + 4].copy_from_slice(&value.to_le_bytes());
+        std::fs::write(&bad, &bytes).unwrap();
+    };
+    with_field(8, 4);
     check_fails(
         &bad,
         "unsupported format version 4 (this probity reads version 3)",
     );
     // Version 2 stored 64-bit word hashes and every n-gram: rebuild.
-    let mut v2 = good.clone();
-    v2[8..12].copy_from_slice(&2u32.to_le_bytes());
-    std::fs::write(&bad, &v2).unwrap();
+    with_field(8, 2);
     check_fails(
         &bad,
         "unsupported format version 2 (this probity reads version 3); rebuild the index",
     );
     // A stride of 0, or a header n-gram count the works do not give.
-    let mut zero = good.clone();
-    zero[36..40].copy_from_slice(&0u32.to_le_bytes());
-    std::fs::write(&bad, &zero).unwrap();
+    with_field(36, 0);
     check_fails(&bad, "unsupported parameters");
-    let mut other = good.clone();
-    other[36..40].copy_from_slice(&7u32.to_le_bytes());
-    std::fs::write(&bad, &other).unwrap();
+    with_field(36, 7);
     check_fails(&bad, "n-grams at stride 7; the header says");
     // Version 1 hashed shingles and MinHash slots differently: rebuild.
     let mut old = good.clone();

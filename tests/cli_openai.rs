@@ -498,26 +498,28 @@ fn echo_scoring_sums_the_continuation_tokens_exactly() {
         assert!(r.get("censored").is_none(), "{r}");
     }
     // A server whose tokens run across the end of the prompt cannot be used.
-    let server = serve(|_| Behaviour::EchoMerged);
-    let (_dir, spec) = fixture(&server.url, "endpoint = \"echo\"\n");
-    let a = audit(&spec);
-    assert_ne!(a.get_output().status.code(), Some(0));
-    let stderr = String::from_utf8_lossy(&a.get_output().stderr).to_string();
+    let stderr = failed_echo_audit(Behaviour::EchoMerged);
     assert!(
         stderr.contains("runs across the end of the prompt"),
         "{stderr}"
     );
     // Choices without their index, out of order: the tokens after the prompt spell
     // another continuation, which is an error, not a wrong score.
-    let server = serve(|_| Behaviour::EchoUnindexed);
-    let (_dir, spec) = fixture(&server.url, "endpoint = \"echo\"\n");
-    let a = audit(&spec);
-    assert_ne!(a.get_output().status.code(), Some(0));
-    let stderr = String::from_utf8_lossy(&a.get_output().stderr).to_string();
+    let stderr = failed_echo_audit(Behaviour::EchoUnindexed);
     assert!(
         stderr.contains("spell") && stderr.contains("not the continuation"),
         "{stderr}"
     );
+}
+
+/// Runs an echo audit against a server that always behaves so; it must fail.
+/// Returns its standard error.
+fn failed_echo_audit(behaviour: Behaviour) -> String {
+    let server = serve(move |_| behaviour);
+    let (_dir, spec) = fixture(&server.url, "endpoint = \"echo\"\n");
+    let a = audit(&spec);
+    assert_ne!(a.get_output().status.code(), Some(0));
+    String::from_utf8_lossy(&a.get_output().stderr).to_string()
 }
 
 #[test]
