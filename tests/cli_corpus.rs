@@ -695,22 +695,19 @@ fn bad_arguments_and_non_utf8_works_are_bad_input() {
     let dir = tmp.path().join("works");
     write(&dir.join("a.txt"), LANTERN);
     let out = tmp.path().join("x.idx");
-    probity()
-        .args(["corpus", "index", "--ngram", "0"])
-        .arg(&dir)
-        .arg("-o")
-        .arg(&out)
-        .assert()
-        .code(2)
-        .stderr(contains("--ngram 0"));
-    probity()
-        .args(["corpus", "index", "--stride", "0"])
-        .arg(&dir)
-        .arg("-o")
-        .arg(&out)
-        .assert()
-        .code(2)
-        .stderr(contains("--stride 0: use 1 to 1000 words"));
+    for (flag, message) in [
+        ("--ngram", "--ngram 0"),
+        ("--stride", "--stride 0: use 1 to 1000 words"),
+    ] {
+        probity()
+            .args(["corpus", "index", flag, "0"])
+            .arg(&dir)
+            .arg("-o")
+            .arg(&out)
+            .assert()
+            .code(2)
+            .stderr(contains(message));
+    }
     probity()
         .args(["corpus", "index"])
         .arg(tmp.path().join("nowhere"))
