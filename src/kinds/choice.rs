@@ -421,8 +421,7 @@ pub fn run(
         expected.insert(item.id.clone(), hash.clone());
         prompts.push((text, user, hash));
     }
-    let mut journal: Journal<ChoiceLine> =
-        Journal::open(&path, &expected).map_err(|e| RunError::io(&path, e))?;
+    let mut journal: Journal<ChoiceLine> = Journal::open(&path, &expected)?;
     progress(journal.len());
     for (item, (text, user, hash)) in set.items.iter().zip(prompts) {
         if journal.get(&item.id).is_some() {
@@ -478,14 +477,11 @@ pub fn run(
             target: item.target,
             unknown: item.unknown,
         };
-        journal
-            .append(std::slice::from_ref(&line))
-            .map_err(|e| RunError::io(&path, e))?;
+        journal.append(std::slice::from_ref(&line))?;
         progress(1);
     }
     let order: Vec<String> = set.items.iter().map(|i| i.id.clone()).collect();
-    let lines = journal.finish(&order).map_err(|e| RunError::io(&path, e))?;
-    Ok((lines, path))
+    journal.finish(&order)
 }
 
 /// BBQ's counts for a slice of lines.

@@ -316,8 +316,7 @@ pub fn run(
     }
     let expected: BTreeMap<String, String> =
         planned.iter().map(|p| (p.2.clone(), p.5.clone())).collect();
-    let mut journal: Journal<GenLine> =
-        Journal::open(&path, &expected).map_err(|e| RunError::io(&path, e))?;
+    let mut journal: Journal<GenLine> = Journal::open(&path, &expected)?;
     progress(journal.len());
     // Generate a unit's samples, score them in one batch, append them.
     let mut start = 0;
@@ -364,14 +363,13 @@ pub fn run(
                     scores: s,
                 });
             }
-            journal.append(&lines).map_err(|e| RunError::io(&path, e))?;
+            journal.append(&lines)?;
             progress(lines.len());
         }
         start = end;
     }
     let order: Vec<String> = planned.iter().map(|p| p.2.clone()).collect();
-    let lines = journal.finish(&order).map_err(|e| RunError::io(&path, e))?;
-    Ok((lines, path))
+    journal.finish(&order)
 }
 
 /// The named scores a generation line records, from the scorers' output.

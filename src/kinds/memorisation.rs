@@ -324,8 +324,7 @@ pub fn run(
     };
     let expected: BTreeMap<String, String> =
         set.units.iter().map(|u| (u.id.clone(), hash(u))).collect();
-    let mut journal: Journal<MemLine> =
-        Journal::open(&path, &expected).map_err(|e| RunError::io(&path, e))?;
+    let mut journal: Journal<MemLine> = Journal::open(&path, &expected)?;
     progress(journal.len());
     for u in &set.units {
         if journal.get(&u.id).is_some() {
@@ -356,14 +355,11 @@ pub fn run(
             finish: g.finish.as_str().into(),
             output: g.text,
         };
-        journal
-            .append(std::slice::from_ref(&line))
-            .map_err(|e| RunError::io(&path, e))?;
+        journal.append(std::slice::from_ref(&line))?;
         progress(1);
     }
     let order: Vec<String> = set.units.iter().map(|u| u.id.clone()).collect();
-    let lines = journal.finish(&order).map_err(|e| RunError::io(&path, e))?;
-    Ok((lines, path))
+    journal.finish(&order)
 }
 
 /// A rate with its exact interval.

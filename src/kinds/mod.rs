@@ -318,8 +318,16 @@ pub struct Journal<T: JournalLine> {
 
 impl<T: JournalLine> Journal<T> {
     /// Opens `path`, keeping the lines whose unit id is expected with the same text
-    /// hash; everything else (a torn line, a changed prompt) is dropped.
-    pub fn open(path: &Path, expected: &BTreeMap<String, String>) -> Result<Self, std::io::Error> {
+    /// hash; everything else (a torn line, a changed prompt) is dropped. An error
+    /// names the file.
+    pub fn open(
+        path: &Path,
+        expected: &BTreeMap<String, String>,
+    ) -> Result<Self, crate::run::RunError> {
+        Self::open_io(path, expected).map_err(|e| crate::run::RunError::io(path, e))
+    }
+
+    fn open_io(path: &Path, expected: &BTreeMap<String, String>) -> Result<Self, std::io::Error> {
         let mut done = BTreeMap::new();
         if let Ok(file) = std::fs::File::open(path) {
             for line in std::io::BufReader::new(file).lines() {
@@ -355,20 +363,23 @@ impl<T: JournalLine> Journal<T> {
     }
 
     /// Appends and flushes lines as soon as they are computed.
-    pub fn append(&mut self, items: &[T]) -> Result<(), std::io::Error> {
-        self.file.write_all(&to_lines(items))?;
-        self.file.flush()?;
+    pub fn append(&mut self, items: &[T]) -> Result<(), crate::run::RunError> {
+        let io = |e| crate::run::RunError::io(&self.path, e);
+        self.file.write_all(&to_lines(items)).map_err(io)?;
+        self.file.flush().map_err(io)?;
         for item in items {
             self.done.insert(item.unit_id().to_string(), item.clone());
         }
         Ok(())
     }
 
-    /// Rewrites the file in `order` and returns the lines in that order.
-    pub fn finish(mut self, order: &[String]) -> Result<Vec<T>, std::io::Error> {
+    /// Rewrites the file in `order` and returns the lines in that order, with the
+    /// file's path.
+    pub fn finish(mut self, order: &[String]) -> Result<(Vec<T>, PathBuf), crate::run::RunError> {
         let all: Vec<T> = order.iter().filter_map(|id| self.done.remove(id)).collect();
-        write_atomic(&self.path, &to_lines(&all))?;
-        Ok(all)
+        write_atomic(&self.path, &to_lines(&all))
+            .map_err(|e| crate::run::RunError::io(&self.path, e))?;
+        Ok((all, self.path))
     }
 }
 

@@ -321,8 +321,7 @@ pub fn run(
         .iter()
         .map(|u| (u.id.clone(), unit_hash(u)))
         .collect();
-    let mut journal: Journal<PairLine> =
-        Journal::open(&path, &expected).map_err(|e| RunError::io(&path, e))?;
+    let mut journal: Journal<PairLine> = Journal::open(&path, &expected)?;
     progress(journal.len());
     for u in &set.units {
         if journal.get(&u.id).is_some() {
@@ -353,14 +352,11 @@ pub fn run(
             n_tokens_stereotyped: s.len(),
             n_tokens_contrast: c.len(),
         };
-        journal
-            .append(std::slice::from_ref(&line))
-            .map_err(|e| RunError::io(&path, e))?;
+        journal.append(std::slice::from_ref(&line))?;
         progress(1);
     }
     let order: Vec<String> = set.units.iter().map(|u| u.id.clone()).collect();
-    let lines = journal.finish(&order).map_err(|e| RunError::io(&path, e))?;
-    Ok((lines, path))
+    journal.finish(&order)
 }
 
 /// The share-of-pairs summary of one slice of lines under one score.
