@@ -6,6 +6,8 @@
 //! exactly (byte-level BPE with the llama-bpe and qwen2 pre-tokenizers, and
 //! SentencePiece); logits within the README's tolerances.
 
+mod common;
+
 use probity::backend::GgufModel;
 use probity::spec::Precision;
 use std::path::PathBuf;
@@ -41,9 +43,7 @@ fn reference() -> Reference {
 }
 
 fn open(file: &str, precision: Precision) -> GgufModel {
-    let path = dir().join(file);
-    let sha = probity::backend::known::sha256_file(&path).unwrap();
-    GgufModel::open(&path, &sha, precision).unwrap_or_else(|e| panic!("{file}: {e}"))
+    common::open_gguf(&dir().join(file), precision)
 }
 
 /// llama.cpp's logits for one prompt: `[positions][vocab]`.

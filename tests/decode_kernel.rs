@@ -75,8 +75,7 @@ fn tiny_model_block_steps_stay_close_to_f32_steps() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("tiny.gguf");
     write_tiny_gguf(&path, 42);
-    let sha = probity::backend::known::sha256_file(&path).unwrap();
-    let model = GgufModel::open(&path, &sha, Precision::F32).unwrap();
+    let model = common::open_gguf(&path, Precision::F32);
     let steps = compare(&model, "<|im_start|>user\nhello there<|im_end|>\n", 24);
     for (k, s) in steps.iter().enumerate() {
         eprintln!(
@@ -100,11 +99,9 @@ fn tiny_model_block_steps_stay_close_to_f32_steps() {
 
 #[test]
 fn smollm2_block_steps_stay_close_to_f32_steps() {
-    let Some(path) = common::smollm2() else {
+    let Some(model) = common::smollm2_model(Precision::F32) else {
         return;
     };
-    let sha = probity::backend::known::sha256_file(&path).unwrap();
-    let model = GgufModel::open(&path, &sha, Precision::F32).unwrap();
     let prompt = model
         .chat_prompt("Name three colours of the rainbow.")
         .unwrap();

@@ -15,8 +15,7 @@ fn tiny() -> (tempfile::TempDir, GgufModel) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("tiny.gguf");
     write_tiny_gguf(&path, 42);
-    let sha = probity::backend::known::sha256_file(&path).unwrap();
-    let model = GgufModel::open(&path, &sha, Precision::F32).unwrap();
+    let model = common::open_gguf(&path, Precision::F32);
     (dir, model)
 }
 
@@ -99,11 +98,9 @@ fn bad_generation_settings_are_bad_input() {
 
 #[test]
 fn smollm2_answers_a_factual_question_greedily() {
-    let Some(path) = common::smollm2() else {
+    let Some(model) = common::smollm2_model(Precision::F32) else {
         return;
     };
-    let sha = probity::backend::known::sha256_file(&path).unwrap();
-    let model = GgufModel::open(&path, &sha, Precision::F32).unwrap();
     let prompt = model
         .chat_prompt("What is the capital of France? Answer in one word.")
         .unwrap();

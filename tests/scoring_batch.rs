@@ -9,7 +9,6 @@ mod common;
 
 use probity::backend::GgufModel;
 use probity::spec::Precision;
-use std::path::Path;
 
 fn log_softmax(row: &[f32]) -> Vec<f64> {
     let max = row.iter().fold(f32::NEG_INFINITY, |m, &x| m.max(x)) as f64;
@@ -44,17 +43,12 @@ fn largest_difference(model: &mut GgufModel, prompts: &[String], continuations: 
     worst
 }
 
-fn open(path: &Path) -> GgufModel {
-    let sha = probity::backend::known::sha256_file(path).unwrap();
-    GgufModel::open(path, &sha, Precision::F32).unwrap()
-}
-
 #[test]
 fn batched_scores_with_a_shared_prefix_equal_plain_forward_passes_on_the_tiny_model() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("tiny.gguf");
     common::tiny_gguf::write_tiny_gguf(&path, 7);
-    let mut model = open(&path);
+    let mut model = common::open_gguf(&path, Precision::F32);
     // 90 prompts of different lengths (padding) with a shared beginning, and more
     // tokens in all than one batch of 4,096 holds.
     let prompts: Vec<String> = (0..90)
@@ -80,10 +74,9 @@ fn batched_scores_with_a_shared_prefix_equal_plain_forward_passes_on_the_tiny_mo
 
 #[test]
 fn batched_scores_with_a_shared_prefix_equal_plain_forward_passes_on_smollm2() {
-    let Some(path) = common::smollm2() else {
+    let Some(mut model) = common::smollm2_model(Precision::F32) else {
         return;
     };
-    let mut model = open(&path);
     let people = [
         "a man",
         "a woman",

@@ -30,15 +30,9 @@ fn references() -> Vec<Reference> {
         .collect()
 }
 
-fn open(precision: Precision) -> Option<GgufModel> {
-    let path = common::smollm2()?;
-    let sha = probity::backend::known::sha256_file(&path).unwrap();
-    Some(GgufModel::open(&path, &sha, precision).unwrap())
-}
-
 #[test]
 fn tokenisation_matches_llama_cpp_exactly() {
-    let Some(model) = open(Precision::F32) else {
+    let Some(model) = common::smollm2_model(Precision::F32) else {
         return;
     };
     let refs = references();
@@ -83,7 +77,7 @@ fn compare(
 fn f32_log_probabilities_match_an_independent_f64_forward() {
     // tests/fixtures/smollm2_numpy_reference.py: the same GGUF weights dequantised and
     // run through a NumPy float64 llama forward pass, written independently of probity.
-    let Some(mut model) = open(Precision::F32) else {
+    let Some(mut model) = common::smollm2_model(Precision::F32) else {
         return;
     };
     #[derive(serde::Deserialize)]
@@ -150,7 +144,7 @@ fn variant_distance(v: &Variant, refs: &[Reference]) -> (f64, f64, f64) {
 
 #[test]
 fn f32_log_probabilities_agree_with_llama_cpp_as_llama_cpp_agrees_with_itself() {
-    let Some(mut model) = open(Precision::F32) else {
+    let Some(mut model) = common::smollm2_model(Precision::F32) else {
         return;
     };
     let refs = references();

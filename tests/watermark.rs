@@ -9,7 +9,6 @@ mod common;
 
 use common::tiny_gguf::write_tiny_gguf;
 use probity::backend::generate::GenerationConfig;
-use probity::backend::GgufModel;
 use probity::provenance::watermark::{detect, WatermarkConfig};
 use probity::spec::Precision;
 use std::path::PathBuf;
@@ -33,11 +32,9 @@ const PROMPTS: [&str; 4] = [
 
 #[test]
 fn smollm2_watermarked_answers_are_detected_and_unwatermarked_ones_are_not() {
-    let Some(path) = common::smollm2() else {
+    let Some(model) = common::smollm2_model(Precision::F32) else {
         return;
     };
-    let sha = probity::backend::known::sha256_file(&path).unwrap();
-    let model = GgufModel::open(&path, &sha, Precision::F32).unwrap();
     let sample = |i: usize, marked: bool| {
         let prompt = model.chat_prompt(PROMPTS[i % PROMPTS.len()]).unwrap();
         let config = GenerationConfig {

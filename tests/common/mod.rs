@@ -35,6 +35,19 @@ pub fn smollm2() -> Option<PathBuf> {
     }
 }
 
+/// Opens a GGUF file (its sha256 computed) at `precision`.
+pub fn open_gguf(path: &Path, precision: probity::spec::Precision) -> probity::backend::GgufModel {
+    let sha = probity::backend::known::sha256_file(path).unwrap();
+    probity::backend::GgufModel::open(path, &sha, precision)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The cached SmolLM2 opened at `precision`, like [`smollm2`]: `None` (skipped)
+/// when it is not cached outside CI.
+pub fn smollm2_model(precision: probity::spec::Precision) -> Option<probity::backend::GgufModel> {
+    smollm2().map(|path| open_gguf(&path, precision))
+}
+
 /// The cached all-MiniLM-L6-v2 folder, like [`smollm2`]: under CI=true its absence
 /// fails the test; elsewhere the test is skipped with a message (run `probity model
 /// pull all-minilm-l6-v2`).
