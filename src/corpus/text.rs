@@ -17,116 +17,16 @@ pub fn words(text: &str) -> Vec<String> {
     out
 }
 
-/// The hashes of [`words`] (without allocating each word): the same values as
-/// [`texthash::word_hashes`]. An ASCII text takes a faster path (words found 64
-/// bytes at a time from a bit mask of its letters and digits, each word lower-cased
-/// into a small buffer and hashed); any other text takes texthash's.
+/// The hashes of [`words`] (without allocating each word):
+/// [`texthash::word_hashes`].
 #[cfg(test)]
 pub fn token_hashes(text: &str) -> Vec<u64> {
-    let mut out = Vec::new();
-    token_hashes_into(text, &mut out);
-    out
+    texthash::word_hashes(text)
 }
 
 /// [`token_hashes`] into `out` (cleared first; its memory is reused).
 pub fn token_hashes_into(text: &str, out: &mut Vec<u64>) {
-    out.clear();
-    if text.is_ascii() {
-        ascii_word_hashes(text.as_bytes(), out);
-    } else {
-        out.extend(texthash::word_hashes(text));
-    }
-}
-
-/// Bit i is set when byte i of `block` is an ASCII letter or digit.
-#[inline]
-fn alnum_mask(block: &[u8; 64]) -> u64 {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::x86_64::*;
-        let mut mask = 0u64;
-        for k in 0..4 {
-            // SAFETY: SSE2 is part of every x86_64 target; the load reads the 16
-            // bytes at 16k of a 64-byte array.
-            let bits = unsafe {
-                let v = _mm_loadu_si128(block.as_ptr().add(16 * k) as *const __m128i);
-                // A letter: (v | 0x20) − 'a' ≤ 25; a digit: v − '0' ≤ 9 (unsigned).
-                let t = _mm_sub_epi8(_mm_or_si128(v, _mm_set1_epi8(0x20)), _mm_set1_epi8(0x61));
-                let alpha = _mm_cmpeq_epi8(_mm_min_epu8(t, _mm_set1_epi8(25)), t);
-                let d = _mm_sub_epi8(v, _mm_set1_epi8(0x30));
-                let digit = _mm_cmpeq_epi8(_mm_min_epu8(d, _mm_set1_epi8(9)), d);
-                _mm_movemask_epi8(_mm_or_si128(alpha, digit)) as u32 & 0xffff
-            };
-            mask |= u64::from(bits) << (16 * k);
-        }
-        mask
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        block.iter().enumerate().fold(0u64, |m, (i, b)| {
-            m | (u64::from(b.is_ascii_alphanumeric()) << i)
-        })
-    }
-}
-
-/// XXH3-64 of `text[s..e]` (ASCII letters and digits) lower-cased: for these
-/// bytes lower case is `| 0x20`.
-#[inline]
-fn lower_hash(text: &[u8], s: usize, e: usize) -> u64 {
-    let len = e - s;
-    let mut buf = [0u8; 32];
-    if len <= 32 {
-        if s + 32 <= text.len() {
-            buf.copy_from_slice(&text[s..s + 32]);
-        } else {
-            buf[..len].copy_from_slice(&text[s..e]);
-        }
-        for b in buf.iter_mut() {
-            *b |= 0x20;
-        }
-        xxh3_64(&buf[..len])
-    } else {
-        let word: Vec<u8> = text[s..e].iter().map(|&b| b | 0x20).collect();
-        xxh3_64(&word)
-    }
-}
-
-/// [`texthash::word_hashes`] of an ASCII text: maximal runs of ASCII letters and
-/// digits, lower-cased, hashed with XXH3-64.
-fn ascii_word_hashes(text: &[u8], out: &mut Vec<u64>) {
-    out.reserve(text.len() / 6 + 1);
-    // Whether the byte before this block is a letter or digit (a word is open),
-    // and where that word started.
-    let (mut open, mut start) = (0u64, 0usize);
-    let mut base = 0;
-    while base < text.len() {
-        let mask = match text[base..].first_chunk::<64>() {
-            Some(block) => alnum_mask(block),
-            None => {
-                let mut block = [0u8; 64];
-                block[..text.len() - base].copy_from_slice(&text[base..]);
-                alnum_mask(&block)
-            }
-        };
-        let before = (mask << 1) | open;
-        let starts = mask & !before;
-        let ends = !mask & before;
-        let mut events = starts | ends;
-        while events != 0 {
-            let i = events.trailing_zeros() as usize;
-            events &= events - 1;
-            if starts >> i & 1 == 1 {
-                start = base + i;
-            } else {
-                out.push(lower_hash(text, start, base + i));
-            }
-        }
-        open = mask >> 63;
-        base += 64;
-    }
-    if open == 1 {
-        out.push(lower_hash(text, start, text.len()));
-    }
+    texthash::word_hashes_into(text, out);
 }
 
 /// A word's 64-bit hash: XXH3-64 (seed 0) of its UTF-8 bytes.
@@ -232,7 +132,7 @@ mod tests {
     }
 
     #[test]
-    fn the_ascii_path_gives_texthash_s_word_hashes() {
+    fn the_ascii_path_gives_the_general_rule_s_word_hashes() {
         let mut rng = crate::stats::rng::Rng::new(17);
         let alphabet = b"abcXYZ09 ,.'-\n\t_!Q";
         let mut texts: Vec<String> = vec![
@@ -257,16 +157,16 @@ mod tests {
             texts.push(t);
         }
         for t in &texts {
-            assert_eq!(token_hashes(t), texthash::word_hashes(t), "{t:?}");
+            assert_eq!(token_hashes(t), texthash::word_hashes_general(t), "{t:?}");
             assert_eq!(
                 token_hashes(t),
                 words(t).iter().map(|w| word_hash(w)).collect::<Vec<_>>(),
                 "{t:?}"
             );
         }
-        // Any other text takes texthash's path.
+        // Any other text takes texthash's general path.
         let t = "Ça va? ÉCOLE naïve, straße";
-        assert_eq!(token_hashes(t), texthash::word_hashes(t));
+        assert_eq!(token_hashes(t), texthash::word_hashes_general(t));
     }
 
     #[test]
