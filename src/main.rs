@@ -8,6 +8,7 @@ use probity::FailureKind;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    keep_freed_memory();
     match cli::run(std::env::args_os()) {
         Err(clap_error) => {
             let code = if clap_error.use_stderr() { 2 } else { 0 };
@@ -26,6 +27,20 @@ fn main() -> ExitCode {
                 FailureKind::Runtime => 3,
             })
         }
+    }
+}
+
+/// A forward pass allocates and frees tensors of tens of megabytes per layer. glibc
+/// hands allocations over its dynamic threshold to `mmap` and returns them on free,
+/// so the kernel zeroes fresh pages for every one: a quarter of the scoring time went
+/// to page faults. Serving them from the heap and not trimming it keeps the pages.
+fn keep_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets allocator parameters; it is called before any other
+    // thread exists. 32 MiB is the largest threshold glibc accepts on 64-bit.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 512 << 20);
     }
 }
 
