@@ -672,7 +672,11 @@ impl GgufModel {
         let mut batches: Vec<Vec<usize>> = Vec::new();
         let mut current: Vec<usize> = Vec::new();
         let mut longest = 0;
-        for (r, row) in rows.iter().enumerate() {
+        // Rows of like length share a batch, so little of it is padding.
+        let mut order: Vec<usize> = (0..rows.len()).collect();
+        order.sort_by_key(|&r| (rows[r].len(), r));
+        for r in order {
+            let row = &rows[r];
             let l = longest.max(row.len());
             if !current.is_empty() && (current.len() + 1) * l > BATCH_TOKENS {
                 batches.push(std::mem::take(&mut current));
