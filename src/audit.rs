@@ -175,6 +175,7 @@ pub fn open_backend(
         ModelKind::Safetensors => Ok(Backend::Gguf(Box::new(GgufModel::open_hf(
             &model.path,
             &model.sha256,
+            precision,
         )?))),
         ModelKind::Subprocess | ModelKind::Openai => Err(BackendError::Unsupported {
             file: model.path.clone(),

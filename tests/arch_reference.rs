@@ -98,6 +98,40 @@ fn assert_within(file: &str, bound: f32) {
     }
 }
 
+/// At `precision = "bf16"` (weights and activations rounded to 8 significant bits)
+/// every architecture is still the same model as llama.cpp's: the same most likely
+/// token at nearly every position. Random weights amplify the rounding, so the
+/// logits themselves move by up to about a logit (as with bf16 safetensors below).
+#[test]
+fn every_architecture_at_bf16_picks_llama_cpp_tokens() {
+    let r = reference();
+    for m in &r.models {
+        let model = open(&m.file, Precision::Bf16);
+        let (mut same, mut total, mut worst) = (0, 0, 0f32);
+        for p in &m.prompts {
+            let ids = model.tokenize(&p.text).unwrap();
+            let ours = model.logits_all(&ids).unwrap();
+            for (a, b) in ours.iter().zip(llama_cpp_logits(m, p)) {
+                same += usize::from(argmax(a) == argmax(&b));
+                total += 1;
+                worst = a
+                    .iter()
+                    .zip(&b)
+                    .fold(worst, |w, (x, y)| w.max((x - y).abs()));
+            }
+        }
+        eprintln!(
+            "{} at bf16: same top token at {same} of {total} positions, max |Δ logit| {worst:.3}",
+            m.file
+        );
+        assert!(
+            same as f64 >= 0.9 * total as f64,
+            "{}: {same} of {total}",
+            m.file
+        );
+    }
+}
+
 #[test]
 fn llama_matches_llama_cpp() {
     // Llama 3.2 layout: llama-bpe pre-tokenizer, rope_freqs, tied output.
@@ -178,7 +212,7 @@ fn q8_0_weights_agree_with_llama_cpp_on_short_prompts() {
 fn open_hf(name: &str) -> Result<GgufModel, probity::backend::BackendError> {
     let dir = dir().join(name);
     let sha = probity::backend::gguf::hf_sha256(&dir)?;
-    GgufModel::open_hf(&dir, &sha)
+    GgufModel::open_hf(&dir, &sha, Precision::F32)
 }
 
 fn worst_against_llama_cpp(model: &GgufModel) -> f32 {
@@ -233,6 +267,31 @@ fn safetensors_folders_match_llama_cpp() {
     }
     eprintln!("tiny-hf-llama-bf16: same top token at {same} of {total} positions");
     assert!(same as f64 >= 0.9 * total as f64, "{same} of {total}");
+    // The f32 folder at `precision = "bf16"`: the bf16 products (the folder's own
+    // bf16 rounding above is of the weights alone).
+    let dir = dir().join("tiny-hf-llama");
+    let sha = probity::backend::gguf::hf_sha256(&dir).unwrap();
+    let model = GgufModel::open_hf(&dir, &sha, Precision::Bf16).unwrap();
+    let (mut same, mut total) = (0, 0);
+    for p in &m.prompts {
+        let ids = model.tokenize(&p.text).unwrap();
+        let ours = model.logits_all(&ids).unwrap();
+        for (a, b) in ours.iter().zip(llama_cpp_logits(m, p)) {
+            same += usize::from(argmax(a) == argmax(&b));
+            total += 1;
+        }
+    }
+    eprintln!("tiny-hf-llama at precision bf16: same top token at {same} of {total} positions");
+    assert!(same as f64 >= 0.9 * total as f64, "{same} of {total}");
+    // A folder has no blocks to keep.
+    let err = GgufModel::open_hf(&dir, &sha, Precision::Quantized)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.contains("tiny-hf-llama") && err.contains("quantized"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -249,7 +308,7 @@ fn broken_safetensors_folders_are_named() {
     };
     let open = |d: &std::path::Path| {
         let sha = probity::backend::gguf::hf_sha256(d)?;
-        GgufModel::open_hf(d, &sha)
+        GgufModel::open_hf(d, &sha, Precision::F32)
     };
     // A truncated shard.
     let d = copy("truncated");

@@ -218,7 +218,17 @@ pub fn hf_sha256(dir: &Path) -> Result<String, BackendError> {
 impl GgufModel {
     /// Opens a Hugging Face llama-family folder (config.json, tokenizer.json,
     /// safetensors weights, sharded or not, f32/f16/bf16 expanded to f32).
-    pub fn open_hf(dir: &Path, sha256: &str) -> Result<GgufModel, BackendError> {
+    pub fn open_hf(
+        dir: &Path,
+        sha256: &str,
+        precision: Precision,
+    ) -> Result<GgufModel, BackendError> {
+        if precision == Precision::Quantized {
+            return Err(BackendError::Unsupported {
+                file: dir.to_path_buf(),
+                message: "precision `quantized` keeps a GGUF file's blocks; a safetensors folder runs at f32 or bf16".into(),
+            });
+        }
         let files = hf_files(dir)?;
         let config_path = &files[0];
         let bad = |file: &Path, message: String| BackendError::BadFile {
@@ -274,7 +284,7 @@ impl GgufModel {
         let mut get = |name: &str| -> candle_core::Result<Option<candle_core::Tensor>> {
             Ok(tensors.get(name).map(|(t, _)| t.clone()))
         };
-        let weights = Llama::from_hf(&config, &mut get)
+        let weights = Llama::from_hf(&config, &mut get, precision)
             .map_err(|e| bad(dir, format!("the weights do not match config.json: {e}")))?;
         let id = |v: &Option<serde_json::Value>| -> Option<u32> {
             match v {
@@ -366,7 +376,7 @@ impl GgufModel {
             tokenizer,
             chat,
             weights,
-            precision: Precision::F32,
+            precision,
         })
     }
 

@@ -27,20 +27,40 @@ use candle_core::quantized::QMatMul;
 use candle_core::{DType, Device, IndexOp, Module, Result, Tensor};
 use std::sync::Arc;
 
+use super::bf16::{self, Bf16Matrix};
 use super::qmatvec::{BlockMatrix, Q8Row};
 
-/// A weight matrix `[out, in]`: `w` serves every product of a forward pass (f32,
-/// or candle's blocks at `Precision::Quantized`); `blocks` keeps a Q4_1 or Q8_0
-/// file tensor's own blocks for the decode step's one-row products
-/// ([`super::qmatvec`]).
+/// A weight matrix `[out, in]`: `w` serves every product of a forward pass;
+/// `blocks` keeps a Q4_1 or Q8_0 file tensor's own blocks for the decode step's
+/// one-row products ([`super::qmatvec`]).
 struct Linear {
-    w: QMatMul,
+    w: Weights,
     blocks: Option<BlockMatrix>,
+}
+
+/// The weights of a forward pass's products.
+enum Weights {
+    /// candle's product: f32 weights, or the file's blocks at `Precision::Quantized`.
+    Candle(QMatMul),
+    /// bf16 panels ([`super::bf16`]) at `Precision::Bf16`.
+    Bf16(Box<Bf16Matrix>),
 }
 
 impl Linear {
     fn plain(w: QMatMul) -> Linear {
-        Linear { w, blocks: None }
+        Linear {
+            w: Weights::Candle(w),
+            blocks: None,
+        }
+    }
+
+    /// `[out, in]`.
+    fn shape(&self) -> Vec<usize> {
+        match &self.w {
+            Weights::Candle(QMatMul::Tensor(t)) => t.dims().to_vec(),
+            Weights::Candle(_) => Vec::new(),
+            Weights::Bf16(b) => vec![b.rows(), b.cols()],
+        }
     }
 
     /// `x · wᵀ`; with `q8` (the one-row `x` quantised, decode steps only) on the
@@ -52,12 +72,19 @@ impl Linear {
                 b.matvec(q, &mut out);
                 Tensor::from_vec(out, (1, b.rows()), x.device())
             }
-            _ => self.w.forward(x),
+            _ => match &self.w {
+                Weights::Candle(w) => w.forward(x),
+                Weights::Bf16(w) => {
+                    let rows = x.dim(0)?;
+                    let packed = with_rows(x, |v| bf16::pack_input(v, w.cols()))?;
+                    Tensor::from_vec(w.matmul_packed(&packed), (rows, w.rows()), x.device())
+                }
+            },
         }
     }
 
     /// [`Linear::forward`] of several matrices on one input, the block products
-    /// in one parallel pass.
+    /// in one parallel pass, the bf16 products on one rounding of the input.
     fn forward_many<const N: usize>(
         linears: [&Linear; N],
         x: &Tensor,
@@ -71,8 +98,15 @@ impl Linear {
                     .filter(|b| q8.is_some_and(|q| q.len() == b.cols()))
             })
             .collect();
-        match (blocks, q8) {
-            (Some(blocks), Some(q)) => {
+        let bf16s: Option<Vec<&Bf16Matrix>> = linears
+            .iter()
+            .map(|l| match &l.w {
+                Weights::Bf16(b) => Some(&**b),
+                Weights::Candle(_) => None,
+            })
+            .collect();
+        match (blocks, q8, bf16s) {
+            (Some(blocks), Some(q), _) => {
                 let mut outs: Vec<Vec<f32>> = blocks.iter().map(|b| vec![0f32; b.rows()]).collect();
                 let mut parts: Vec<(&BlockMatrix, &mut [f32])> = blocks
                     .iter()
@@ -87,6 +121,16 @@ impl Linear {
                 }
                 Ok(tensors.try_into().expect("N tensors"))
             }
+            (_, _, Some(mats)) if mats.windows(2).all(|p| p[0].cols() == p[1].cols()) => {
+                let rows = x.dim(0)?;
+                let packed = with_rows(x, |v| bf16::pack_input(v, mats[0].cols()))?;
+                let mut tensors = Vec::with_capacity(N);
+                for w in mats {
+                    let out = w.matmul_packed(&packed);
+                    tensors.push(Tensor::from_vec(out, (rows, w.rows()), x.device())?);
+                }
+                Ok(tensors.try_into().expect("N tensors"))
+            }
             _ => {
                 let mut tensors = Vec::with_capacity(N);
                 for l in linears {
@@ -95,6 +139,21 @@ impl Linear {
                 Ok(tensors.try_into().expect("N tensors"))
             }
         }
+    }
+}
+
+/// Calls `f` on the values of a 2-D f32 tensor, row-major, without copying them
+/// when the tensor is contiguous.
+fn with_rows<T>(x: &Tensor, f: impl FnOnce(&[f32]) -> T) -> Result<T> {
+    let x = x.contiguous()?;
+    let (storage, layout) = x.storage_and_layout();
+    let values = match &*storage {
+        candle_core::Storage::Cpu(cpu) => cpu.as_slice::<f32>()?,
+        _ => candle_core::bail!("bf16 products run on the CPU"),
+    };
+    match layout.contiguous_offsets() {
+        Some((start, end)) => Ok(f(&values[start..end])),
+        None => candle_core::bail!("a contiguous tensor has no contiguous offsets"),
     }
 }
 
@@ -451,11 +510,15 @@ impl Llama {
         } else {
             // Tied embeddings: the output projection is the embedding matrix.
             let blocks = BlockMatrix::from_qtensor(&embed_q);
+            // Only the picked positions reach it: f32 at `Precision::Bf16` too.
             let w = match precision {
-                Precision::F32 => QMatMul::Tensor(embed.clone()),
+                Precision::F32 | Precision::Bf16 => QMatMul::Tensor(embed.clone()),
                 Precision::Quantized => QMatMul::from_arc(Arc::new(embed_q))?,
             };
-            Linear { w, blocks }
+            Linear {
+                w: Weights::Candle(w),
+                blocks,
+            }
         };
         let has = |name: &str| ct.tensor_infos.contains_key(name);
         let mut layers = Vec::with_capacity(n_layer);
@@ -563,6 +626,7 @@ impl Llama {
     pub fn from_hf(
         config: &HfConfig,
         get: &mut dyn FnMut(&str) -> Result<Option<Tensor>>,
+        precision: Precision,
     ) -> Result<Llama> {
         let device = Device::Cpu;
         let c = config;
@@ -635,6 +699,14 @@ impl Llama {
             };
             let mut linear = |name: String| -> Result<Linear> {
                 match get(&name)? {
+                    Some(t) if precision == Precision::Bf16 && t.rank() == 2 => {
+                        let (rows, cols) = t.dims2()?;
+                        let w = t.flatten_all()?.to_vec1::<f32>()?;
+                        Ok(Linear {
+                            w: Weights::Bf16(Box::new(Bf16Matrix::new(&w, rows, cols))),
+                            blocks: None,
+                        })
+                    }
                     Some(t) => Ok(Linear::plain(QMatMul::Tensor(t))),
                     None => candle_core::bail!("tensor `{name}` is missing"),
                 }
@@ -712,10 +784,7 @@ impl Llama {
         expect("model.norm.weight", &self.norm, &[dim])?;
         for (i, l) in self.layers.iter().enumerate() {
             let p = format!("model.layers.{i}");
-            let shape = |m: &Linear| match &m.w {
-                QMatMul::Tensor(t) => t.dims().to_vec(),
-                _ => Vec::new(),
-            };
+            let shape = |m: &Linear| m.shape();
             let check = |name: &str, m: &Linear, want: [usize; 2]| -> Result<()> {
                 if shape(m) != want {
                     candle_core::bail!(
@@ -997,13 +1066,19 @@ impl<R: std::io::Read + std::io::Seek> Loader<'_, R> {
         self.raw(name)?.dequantize(self.device)
     }
 
-    /// A weight matrix: expanded to f32, or kept in the file's blocks.
+    /// A weight matrix: expanded to f32, rounded to bf16, or kept in the file's blocks.
     fn linear(&mut self, name: &str) -> Result<Linear> {
         let q = self.raw(name)?;
         let blocks = BlockMatrix::from_qtensor(&q);
         let w = match self.precision {
-            Precision::F32 => QMatMul::Tensor(q.dequantize(self.device)?),
-            Precision::Quantized => QMatMul::from_arc(Arc::new(q))?,
+            Precision::F32 => Weights::Candle(QMatMul::Tensor(q.dequantize(self.device)?)),
+            Precision::Bf16 => {
+                let t = q.dequantize(self.device)?;
+                let (rows, cols) = t.dims2()?;
+                let w = t.flatten_all()?.to_vec1::<f32>()?;
+                Weights::Bf16(Box::new(Bf16Matrix::new(&w, rows, cols)))
+            }
+            Precision::Quantized => Weights::Candle(QMatMul::from_arc(Arc::new(q))?),
         };
         Ok(Linear { w, blocks })
     }

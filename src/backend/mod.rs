@@ -8,6 +8,7 @@
 //! together so the prefix is computed once.
 
 pub mod bert;
+pub mod bf16;
 mod chat;
 mod error;
 pub mod generate;

@@ -63,9 +63,10 @@ pub(super) fn open_cli_model(
 fn parse_precision(precision: &str) -> Result<Precision, CliError> {
     match precision {
         "f32" => Ok(Precision::F32),
+        "bf16" => Ok(Precision::Bf16),
         "quantized" => Ok(Precision::Quantized),
         other => Err(bad_input(anyhow::anyhow!(
-            "--precision `{other}`: use f32 or quantized"
+            "--precision `{other}`: use f32, bf16 or quantized"
         ))),
     }
 }

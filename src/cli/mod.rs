@@ -248,7 +248,7 @@ pub enum ModelCommand {
         /// Print JSON.
         #[arg(long)]
         json: bool,
-        /// Weight precision: f32 (default) or quantized.
+        /// Weight precision: f32 (default), bf16 or quantized.
         #[arg(long, default_value = "f32")]
         precision: String,
         /// Worker threads (default: all cores).
@@ -289,7 +289,7 @@ pub enum ModelCommand {
         /// Print JSON: text, tokens, their log-probabilities, why it stopped.
         #[arg(long)]
         json: bool,
-        /// Weight precision: f32 (default) or quantized.
+        /// Weight precision: f32 (default), bf16 or quantized.
         #[arg(long, default_value = "f32")]
         precision: String,
         /// Worker threads (default: all cores).

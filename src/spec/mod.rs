@@ -204,6 +204,9 @@ pub enum ModelKind {
 pub enum Precision {
     #[default]
     F32,
+    /// Weights rounded to bf16 at load; each product rounds its inputs to bf16 and
+    /// sums in f32 (AVX512_BF16 where the CPU has it). Chunk-stable, like `F32`.
+    Bf16,
     Quantized,
 }
 
@@ -211,6 +214,7 @@ impl Precision {
     pub fn as_str(self) -> &'static str {
         match self {
             Precision::F32 => "f32",
+            Precision::Bf16 => "bf16",
             Precision::Quantized => "quantized",
         }
     }
