@@ -1,10 +1,11 @@
 """probity's probes per second against llama.cpp's llama-server on the same prompts.
 
     python3 bench/vs_llama_server.py --llama-server PATH [--scenarios K] [--threads 2]
+        [--precision bf16,f32]
 
 1. Runs `probity audit` on audits/quickstart.toml restricted to its first K scenarios
-   (a temporary spec and out dir) and times it: probes per second, model load
-   included.
+   (a temporary spec and out dir), once per `--precision` (default: bf16, the
+   quickstart's, then f32), and times each: probes per second, model load included.
 2. Starts `llama-server` on the same GGUF file (`-t THREADS`, one slot, prompt cache on)
    and sends every prompt probity scored (the exact chat-templated text with the
    answer prefix, from responses.jsonl) to `/completion` with `n_predict: 1`,
@@ -25,6 +26,7 @@ import argparse
 import json
 import math
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -57,7 +59,10 @@ def main():
     ap.add_argument("--llama-server", required=True)
     ap.add_argument("--scenarios", type=int, default=8)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--precision", default="bf16,f32",
+                    help="comma-separated probity precisions to time (the first one's prompts go to llama-server)")
     args = ap.parse_args()
+    precisions = args.precision.split(",")
 
     subprocess.run(["cargo", "build", "--release"], cwd=REPO, check=True)
     model = subprocess.run(
@@ -69,26 +74,31 @@ def main():
         ids = [s["id"] for s in tomllib.load(f)["scenario"]]
     chosen = ids[: args.scenarios]
 
-    with tempfile.TemporaryDirectory(prefix="probity-vs-llama-") as tmp:
-        tmp = Path(tmp)
-        spec = (REPO / "audits" / "bench-vs-llama.toml")
-        text = spec_text.replace(
-            'variants = ["explicit", "implicit"]',
-            'variants = ["explicit", "implicit"]\nscenarios = ' + json.dumps(chosen),
-        ).replace('out = "../out/quickstart"', f'out = "{tmp / "out"}"')
-        spec.write_text(text)
-        try:
-            t0 = time.perf_counter()
-            done = subprocess.run(
-                [str(PROBITY), "audit", str(spec), "--threads", str(args.threads), "--force"],
-                capture_output=True, text=True,
-            )
-            probity_s = time.perf_counter() - t0
-        finally:
-            spec.unlink()
-        if done.returncode > 1:
-            sys.exit(done.stderr)
-        responses = [json.loads(l) for l in (tmp / "out" / "responses.jsonl").read_text().splitlines()]
+    timed = []  # (precision, seconds, responses)
+    for precision in precisions:
+        with tempfile.TemporaryDirectory(prefix="probity-vs-llama-") as tmp:
+            tmp = Path(tmp)
+            spec = (REPO / "audits" / "bench-vs-llama.toml")
+            text = spec_text.replace(
+                'variants = ["explicit", "implicit"]',
+                'variants = ["explicit", "implicit"]\nscenarios = ' + json.dumps(chosen),
+            ).replace('out = "../out/quickstart"', f'out = "{tmp / "out"}"')
+            text = re.sub(r'(?m)^precision = "[a-z0-9]+"', f'precision = "{precision}"', text)
+            spec.write_text(text)
+            try:
+                t0 = time.perf_counter()
+                done = subprocess.run(
+                    [str(PROBITY), "audit", str(spec), "--threads", str(args.threads), "--force"],
+                    capture_output=True, text=True,
+                )
+                seconds = time.perf_counter() - t0
+            finally:
+                spec.unlink()
+            if done.returncode > 1:
+                sys.exit(done.stderr)
+            responses = [json.loads(l) for l in (tmp / "out" / "responses.jsonl").read_text().splitlines()]
+            timed.append((precision, seconds, responses))
+    responses = timed[0][2]
 
     port = free_port()
     server = subprocess.Popen(
@@ -126,11 +136,19 @@ def main():
     load = os.getloadavg()[0]
     print(f"{n} probes ({len(chosen)} scenarios), {args.threads} threads, load average {load:.2f}")
     print(f"| engine | seconds | probes/s |\n|---|---|---|")
-    print(f"| probity audit (load, score, statistics, report) | {probity_s:.1f} | {n / probity_s:.2f} |")
+    for precision, seconds, _ in timed:
+        print(f"| probity audit, {precision} (load, score, statistics, report) | {seconds:.1f} | {n / seconds:.2f} |")
     print(f"| llama-server, prompt cache on (requests only) | {llama_s:.1f} | {n / llama_s:.2f} |")
-    print(f"ratio probity / llama.cpp: {(n / probity_s) / (n / llama_s):.2f}x (goal 1.5x)")
+    for precision, seconds, _ in timed:
+        print(f"ratio probity {precision} / llama.cpp: {llama_s / seconds:.2f}x (goal 1.5x)")
+    if len(timed) > 1:
+        for precision, _, other in timed[1:]:
+            d = [abs(a["p_norm"] - b["p_norm"]) for a, b in zip(responses, other)
+                 if a["prompt_sha256"] == b["prompt_sha256"] and "p_norm" in a and "p_norm" in b]
+            if d:
+                print(f"p(yes) {timed[0][0]} vs {precision}: mean {sum(d) / len(d):.4f}, max {max(d):.4f} over {len(d)} probes")
     if gaps:
-        print(f"p(yes) difference: mean {sum(gaps) / len(gaps):.4f}, max {max(gaps):.4f} over {len(gaps)} probes")
+        print(f"p(yes) {timed[0][0]} vs llama.cpp: mean {sum(gaps) / len(gaps):.4f}, max {max(gaps):.4f} over {len(gaps)} probes")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
-//! The real SmolLM2 through a short audit on the shipped probes: the model answers
-//! the questions (high mass), and two runs with different thread counts give a
-//! byte-identical results.json. Needs `probity model pull smollm2-135m-instruct`;
+//! The real SmolLM2 through a short audit on the shipped probes, at the quickstart's
+//! `precision = "bf16"`: the model answers the questions (high mass), and two runs
+//! with different thread counts give a byte-identical results.json. Needs `probity model pull smollm2-135m-instruct`;
 //! under CI=true a missing model fails instead of skipping.
 
 mod common;
