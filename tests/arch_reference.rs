@@ -65,6 +65,25 @@ fn argmax(v: &[f32]) -> usize {
     (0..v.len()).max_by(|&a, &b| v[a].total_cmp(&v[b])).unwrap()
 }
 
+/// Over every position of the reference prompts of `m`: how many have the same most
+/// likely token as llama.cpp, of how many, and the largest |Δ logit|.
+fn top_token_agreement(model: &GgufModel, m: &ModelRef) -> (usize, usize, f32) {
+    let (mut same, mut total, mut worst) = (0, 0, 0f32);
+    for p in &m.prompts {
+        let ids = model.tokenize(&p.text).unwrap();
+        let ours = model.logits_all(&ids).unwrap();
+        for (a, b) in ours.iter().zip(llama_cpp_logits(m, p)) {
+            same += usize::from(argmax(a) == argmax(&b));
+            total += 1;
+            worst = a
+                .iter()
+                .zip(&b)
+                .fold(worst, |w, (x, y)| w.max((x - y).abs()));
+        }
+    }
+    (same, total, worst)
+}
+
 /// Largest |Δ logit| over every position of every prompt, per model.
 fn compare(file: &str, precision: Precision) -> Vec<(String, f32)> {
     let r = reference();
@@ -107,19 +126,7 @@ fn every_architecture_at_bf16_picks_llama_cpp_tokens() {
     let r = reference();
     for m in &r.models {
         let model = open(&m.file, Precision::Bf16);
-        let (mut same, mut total, mut worst) = (0, 0, 0f32);
-        for p in &m.prompts {
-            let ids = model.tokenize(&p.text).unwrap();
-            let ours = model.logits_all(&ids).unwrap();
-            for (a, b) in ours.iter().zip(llama_cpp_logits(m, p)) {
-                same += usize::from(argmax(a) == argmax(&b));
-                total += 1;
-                worst = a
-                    .iter()
-                    .zip(&b)
-                    .fold(worst, |w, (x, y)| w.max((x - y).abs()));
-            }
-        }
+        let (same, total, worst) = top_token_agreement(&model, m);
         eprintln!(
             "{} at bf16: same top token at {same} of {total} positions, max |Δ logit| {worst:.3}",
             m.file
@@ -256,15 +263,7 @@ fn safetensors_folders_match_llama_cpp() {
         .iter()
         .find(|m| m.file == "tiny-llama.gguf")
         .unwrap();
-    let (mut same, mut total) = (0, 0);
-    for p in &m.prompts {
-        let ids = model.tokenize(&p.text).unwrap();
-        let ours = model.logits_all(&ids).unwrap();
-        for (a, b) in ours.iter().zip(llama_cpp_logits(m, p)) {
-            same += usize::from(argmax(a) == argmax(&b));
-            total += 1;
-        }
-    }
+    let (same, total, _) = top_token_agreement(&model, m);
     eprintln!("tiny-hf-llama-bf16: same top token at {same} of {total} positions");
     assert!(same as f64 >= 0.9 * total as f64, "{same} of {total}");
     // The f32 folder at `precision = "bf16"`: the bf16 products (the folder's own
@@ -272,15 +271,7 @@ fn safetensors_folders_match_llama_cpp() {
     let dir = dir().join("tiny-hf-llama");
     let sha = probity::backend::gguf::hf_sha256(&dir).unwrap();
     let model = GgufModel::open_hf(&dir, &sha, Precision::Bf16).unwrap();
-    let (mut same, mut total) = (0, 0);
-    for p in &m.prompts {
-        let ids = model.tokenize(&p.text).unwrap();
-        let ours = model.logits_all(&ids).unwrap();
-        for (a, b) in ours.iter().zip(llama_cpp_logits(m, p)) {
-            same += usize::from(argmax(a) == argmax(&b));
-            total += 1;
-        }
-    }
+    let (same, total, _) = top_token_agreement(&model, m);
     eprintln!("tiny-hf-llama at precision bf16: same top token at {same} of {total} positions");
     assert!(same as f64 >= 0.9 * total as f64, "{same} of {total}");
     // A folder has no blocks to keep.
