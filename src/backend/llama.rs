@@ -38,6 +38,13 @@ struct Linear {
     blocks: Option<BlockMatrix>,
 }
 
+/// Whose tensor names a shape error uses.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Names {
+    Hf,
+    Gguf,
+}
+
 /// The weights of a forward pass's products.
 enum Weights {
     /// candle's product: f32 weights, or the file's blocks at `Precision::Quantized`.
@@ -57,8 +64,8 @@ impl Linear {
     /// `[out, in]`.
     fn shape(&self) -> Vec<usize> {
         match &self.w {
-            Weights::Candle(QMatMul::Tensor(t)) => t.dims().to_vec(),
-            Weights::Candle(_) => Vec::new(),
+            Weights::Candle(QMatMul::Tensor(t) | QMatMul::TensorF16(t)) => t.dims().to_vec(),
+            Weights::Candle(QMatMul::QTensor(q)) => q.shape().dims().to_vec(),
             Weights::Bf16(b) => vec![b.rows(), b.cols()],
         }
     }
@@ -75,7 +82,7 @@ impl Linear {
             _ => match &self.w {
                 Weights::Candle(w) => w.forward(x),
                 Weights::Bf16(w) => {
-                    let rows = x.dim(0)?;
+                    let rows = bf16_rows(x, w)?;
                     let packed = with_rows(x, |v| bf16::pack_input(v, w.cols()))?;
                     Tensor::from_vec(w.matmul_packed(&packed), (rows, w.rows()), x.device())
                 }
@@ -98,11 +105,18 @@ impl Linear {
                     .filter(|b| q8.is_some_and(|q| q.len() == b.cols()))
             })
             .collect();
+        // Where any of them would use its blocks, each goes its own way, as in
+        // `forward`.
+        let any_blocks = linears.iter().any(|l| {
+            l.blocks
+                .as_ref()
+                .is_some_and(|b| q8.is_some_and(|q| q.len() == b.cols()))
+        });
         let bf16s: Option<Vec<&Bf16Matrix>> = linears
             .iter()
             .map(|l| match &l.w {
-                Weights::Bf16(b) => Some(&**b),
-                Weights::Candle(_) => None,
+                Weights::Bf16(b) if !any_blocks => Some(&**b),
+                _ => None,
             })
             .collect();
         match (blocks, q8, bf16s) {
@@ -122,7 +136,7 @@ impl Linear {
                 Ok(tensors.try_into().expect("N tensors"))
             }
             (_, _, Some(mats)) if mats.windows(2).all(|p| p[0].cols() == p[1].cols()) => {
-                let rows = x.dim(0)?;
+                let rows = bf16_rows(x, mats[0])?;
                 let packed = with_rows(x, |v| bf16::pack_input(v, mats[0].cols()))?;
                 let mut tensors = Vec::with_capacity(N);
                 for w in mats {
@@ -140,6 +154,15 @@ impl Linear {
             }
         }
     }
+}
+
+/// The rows of a product's input `[rows, cols]`, checked against the weights' width.
+fn bf16_rows(x: &Tensor, w: &Bf16Matrix) -> Result<usize> {
+    let (rows, cols) = x.dims2()?;
+    if cols != w.cols() {
+        candle_core::bail!("an input of width {cols} for weights of width {}", w.cols());
+    }
+    Ok(rows)
 }
 
 /// Calls `f` on the values of a 2-D f32 tensor, row-major, without copying them
@@ -506,7 +529,8 @@ impl Llama {
         let norm = load.vector("output_norm.weight")?;
         let embed = embed_q.dequantize(&device)?;
         let output = if ct.tensor_infos.contains_key("output.weight") {
-            load.linear("output.weight")?
+            // Only the picked positions reach it: f32 at `Precision::Bf16` too.
+            load.output_linear("output.weight")?
         } else {
             // Tied embeddings: the output projection is the embedding matrix.
             let blocks = BlockMatrix::from_qtensor(&embed_q);
@@ -586,7 +610,8 @@ impl Llama {
             _ => 1.0 / (head_dim as f64).sqrt(),
         };
         let softcap = |key: &str| m.f32(key).map(f64::from).filter(|c| *c > 0.0);
-        Ok(Llama {
+        let ffn = m.usize("feed_forward_length")?;
+        let llama = Llama {
             embed,
             embed_scale: if gemma {
                 (dim as f32).sqrt() as f64
@@ -616,7 +641,10 @@ impl Llama {
             gelu: gemma,
             max_positions,
             device,
-        })
+        };
+        let vocab = llama.embed.dim(0)?;
+        llama.check_shapes(dim, ffn, vocab, Names::Gguf)?;
+        Ok(llama)
     }
 
     /// A Hugging Face llama-family causal LM (`LlamaForCausalLM`, `MistralForCausalLM`,
@@ -701,6 +729,9 @@ impl Llama {
                 match get(&name)? {
                     Some(t) if precision == Precision::Bf16 && t.rank() == 2 => {
                         let (rows, cols) = t.dims2()?;
+                        if rows == 0 || cols == 0 {
+                            candle_core::bail!("`{name}` has an empty dimension: {rows} × {cols}");
+                        }
                         let w = t.flatten_all()?.to_vec1::<f32>()?;
                         Ok(Linear {
                             w: Weights::Bf16(Box::new(Bf16Matrix::new(&w, rows, cols))),
@@ -763,49 +794,63 @@ impl Llama {
             max_positions,
             device,
         };
-        llama.check_shapes(c.hidden_size, c.intermediate_size, c.vocab_size)?;
+        llama.check_shapes(c.hidden_size, c.intermediate_size, c.vocab_size, Names::Hf)?;
         Ok(llama)
     }
 
-    /// Every weight's shape against the config, naming the first that disagrees.
-    fn check_shapes(&self, dim: usize, ffn: usize, vocab: usize) -> Result<()> {
-        let expect = |what: &str, t: &Tensor, shape: &[usize]| -> Result<()> {
-            if t.dims() != shape {
-                candle_core::bail!(
-                    "`{what}` has shape {:?}, the config implies {:?}",
-                    t.dims(),
-                    shape
-                );
+    /// Every weight's shape against the config (or the GGUF metadata), naming the
+    /// first that disagrees by the format's own tensor names.
+    fn check_shapes(&self, dim: usize, ffn: usize, vocab: usize, names: Names) -> Result<()> {
+        let gguf = names == Names::Gguf;
+        let what = if gguf { "the metadata" } else { "the config" };
+        let expect = |name: &str, got: &[usize], want: &[usize]| -> Result<()> {
+            if got != want {
+                candle_core::bail!("`{name}` has shape {got:?}, {what} implies {want:?}");
             }
             Ok(())
         };
         let (q, kv) = (self.n_head * self.head_dim, self.n_kv_head * self.head_dim);
-        expect("model.embed_tokens.weight", &self.embed, &[vocab, dim])?;
-        expect("model.norm.weight", &self.norm, &[dim])?;
+        let (embed, norm) = if gguf {
+            ("token_embd.weight", "output_norm.weight")
+        } else {
+            ("model.embed_tokens.weight", "model.norm.weight")
+        };
+        expect(embed, self.embed.dims(), &[vocab, dim])?;
+        expect(norm, self.norm.dims(), &[dim])?;
+        let output = if gguf {
+            "output.weight"
+        } else {
+            "lm_head.weight"
+        };
+        expect(output, &self.output.shape(), &[vocab, dim])?;
         for (i, l) in self.layers.iter().enumerate() {
-            let p = format!("model.layers.{i}");
-            let shape = |m: &Linear| m.shape();
-            let check = |name: &str, m: &Linear, want: [usize; 2]| -> Result<()> {
-                if shape(m) != want {
-                    candle_core::bail!(
-                        "`{p}.{name}` has shape {:?}, the config implies {:?}",
-                        shape(m),
-                        want
-                    );
+            let name = |hf: &str, gg: &str| {
+                if gguf {
+                    format!("blk.{i}.{gg}.weight")
+                } else {
+                    format!("model.layers.{i}.{hf}.weight")
                 }
-                Ok(())
             };
-            if let Attention::Separate { wq, wk, wv, .. } = &l.attention {
-                check("self_attn.q_proj.weight", wq, [q, dim])?;
-                check("self_attn.k_proj.weight", wk, [kv, dim])?;
-                check("self_attn.v_proj.weight", wv, [kv, dim])?;
+            let check = |hf: &str, gg: &str, m: &Linear, want: [usize; 2]| {
+                expect(&name(hf, gg), &m.shape(), &want)
+            };
+            match &l.attention {
+                Attention::Separate { wq, wk, wv, .. } => {
+                    check("self_attn.q_proj", "attn_q", wq, [q, dim])?;
+                    check("self_attn.k_proj", "attn_k", wk, [kv, dim])?;
+                    check("self_attn.v_proj", "attn_v", wv, [kv, dim])?;
+                }
+                Attention::Fused(w) => check("", "attn_qkv", w, [q + 2 * kv, dim])?,
             }
-            check("self_attn.o_proj.weight", &l.wo, [dim, q])?;
-            if let GateUp::Separate { gate, up } = &l.gate_up {
-                check("mlp.gate_proj.weight", gate, [ffn, dim])?;
-                check("mlp.up_proj.weight", up, [ffn, dim])?;
+            check("self_attn.o_proj", "attn_output", &l.wo, [dim, q])?;
+            match &l.gate_up {
+                GateUp::Separate { gate, up } => {
+                    check("mlp.gate_proj", "ffn_gate", gate, [ffn, dim])?;
+                    check("mlp.up_proj", "ffn_up", up, [ffn, dim])?;
+                }
+                GateUp::Fused(w) => check("", "ffn_up", w, [2 * ffn, dim])?,
             }
-            check("mlp.down_proj.weight", &l.down, [dim, ffn])?;
+            check("mlp.down_proj", "ffn_down", &l.down, [dim, ffn])?;
         }
         Ok(())
     }
@@ -1066,6 +1111,18 @@ impl<R: std::io::Read + std::io::Seek> Loader<'_, R> {
         self.raw(name)?.dequantize(self.device)
     }
 
+    /// The output projection: as [`Loader::linear`], but f32 at `Precision::Bf16`.
+    fn output_linear(&mut self, name: &str) -> Result<Linear> {
+        if self.precision != Precision::Bf16 {
+            return self.linear(name);
+        }
+        let q = self.raw(name)?;
+        Ok(Linear {
+            blocks: BlockMatrix::from_qtensor(&q),
+            w: Weights::Candle(QMatMul::Tensor(q.dequantize(self.device)?)),
+        })
+    }
+
     /// A weight matrix: expanded to f32, rounded to bf16, or kept in the file's blocks.
     fn linear(&mut self, name: &str) -> Result<Linear> {
         let q = self.raw(name)?;
@@ -1075,6 +1132,9 @@ impl<R: std::io::Read + std::io::Seek> Loader<'_, R> {
             Precision::Bf16 => {
                 let t = q.dequantize(self.device)?;
                 let (rows, cols) = t.dims2()?;
+                if rows == 0 || cols == 0 {
+                    candle_core::bail!("`{name}` has an empty dimension: {rows} × {cols}");
+                }
                 let w = t.flatten_all()?.to_vec1::<f32>()?;
                 Weights::Bf16(Box::new(Bf16Matrix::new(&w, rows, cols)))
             }
