@@ -32,15 +32,26 @@ fn main() -> ExitCode {
 
 /// A forward pass allocates and frees tensors of tens of megabytes per layer. glibc
 /// hands allocations over its dynamic threshold to `mmap` and returns them on free,
-/// so the kernel zeroes fresh pages for every one: a quarter of the scoring time went
-/// to page faults. Serving them from the heap and not trimming it keeps the pages.
+/// so the kernel zeroes fresh pages for every one: about an eighth of the scoring's
+/// CPU time went to page faults. Serving them from the heap and not trimming it keeps the pages;
+/// memory freed after loading is reused by the forward passes. A user's own malloc
+/// settings (`MALLOC_*_` or `GLIBC_TUNABLES`) are left alone. If glibc refuses a
+/// value (a `hugetlb` tunable lowers the limit), its default stays: only slower.
 fn keep_freed_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only sets allocator parameters; it is called before any other
-    // thread exists. 32 MiB is the largest threshold glibc accepts on 64-bit.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
-        libc::mallopt(libc::M_TRIM_THRESHOLD, 512 << 20);
+    {
+        let user_set = std::env::vars_os().any(|(k, _)| {
+            let k = k.to_string_lossy();
+            (k.starts_with("MALLOC_") && k.ends_with('_')) || k == "GLIBC_TUNABLES"
+        });
+        if !user_set {
+            // SAFETY: mallopt only sets allocator parameters (under glibc's own
+            // lock); 32 MiB is the largest threshold glibc accepts on 64-bit.
+            unsafe {
+                libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
+                libc::mallopt(libc::M_TRIM_THRESHOLD, 512 << 20);
+            }
+        }
     }
 }
 
