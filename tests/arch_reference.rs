@@ -72,7 +72,14 @@ fn top_token_agreement(model: &GgufModel, m: &ModelRef) -> (usize, usize, f32) {
     for p in &m.prompts {
         let ids = model.tokenize(&p.text).unwrap();
         let ours = model.logits_all(&ids).unwrap();
-        for (a, b) in ours.iter().zip(llama_cpp_logits(m, p)) {
+        let theirs = llama_cpp_logits(m, p);
+        assert_eq!(ours.len(), theirs.len(), "prompt {}: positions", p.id);
+        for (a, b) in ours.iter().zip(theirs) {
+            assert!(
+                a.iter().all(|x| x.is_finite()),
+                "prompt {}: a logit is not finite",
+                p.id
+            );
             same += usize::from(argmax(a) == argmax(&b));
             total += 1;
             worst = a
@@ -81,6 +88,7 @@ fn top_token_agreement(model: &GgufModel, m: &ModelRef) -> (usize, usize, f32) {
                 .fold(worst, |w, (x, y)| w.max((x - y).abs()));
         }
     }
+    assert!(total > 0, "no positions compared");
     (same, total, worst)
 }
 

@@ -62,8 +62,11 @@ impl Distance {
     fn of(per_prompt: &[Vec<f64>]) -> Distance {
         let mut d = Distance::default();
         let (mut n, mut n5) = (0usize, 0usize);
+        assert!(!per_prompt.is_empty(), "no prompts");
         for diffs in per_prompt {
+            assert!(!diffs.is_empty(), "a prompt without listed tokens");
             for (rank, &x) in diffs.iter().enumerate() {
+                assert!(x.is_finite(), "a difference of {x}");
                 d.mean += x;
                 n += 1;
                 d.max = d.max.max(x);
