@@ -7,8 +7,8 @@ use crate::kinds::{self, KindOutcome};
 use crate::probe::{ProbeError, ProbeKind, ProbeSet, Selection};
 use crate::provenance::{self, FileRole, Manifest, ProvenanceError, ToolIdentity};
 use crate::results::{
-    AuditIdentity, ModelIdentity, ProbeSetSummary, Results, Summary, ThresholdSummary,
-    RESULTS_FILE, RESULTS_SCHEMA,
+    AuditIdentity, ChunkSensitivity, ModelIdentity, ProbeSetSummary, Results, Summary,
+    ThresholdSummary, RESULTS_FILE, RESULTS_SCHEMA,
 };
 use crate::run::{self, PromptStyle, RunError, RESPONSES_FILE};
 use crate::spec::{AuditSpec, ModelKind, Precision, SpecError};
@@ -153,6 +153,42 @@ pub fn resolve_model(
         }
         (None, None) => unreachable!("the spec requires a model name or path"),
     }
+}
+
+/// Scenarios whose chunking [`chunk_sensitivity`] measures, and the tokens it compares.
+const CHUNK_SCENARIOS: usize = 8;
+const CHUNK_TOP_K: usize = 20;
+
+/// At `precision = "quantized"`, how far chunking moved this audit's scores: up to
+/// eight scenarios spread over the run, each scenario's prompts grouped as scoring
+/// grouped them ([`GgufModel::chunk_shifts`]). `None` when no scenario has a prompt
+/// long enough to split.
+fn chunk_sensitivity(
+    model: &GgufModel,
+    responses: &[run::Response],
+) -> Result<Option<ChunkSensitivity>, BackendError> {
+    let mut scenarios: Vec<Vec<String>> = Vec::new();
+    let mut index: BTreeMap<(&str, &str), usize> = BTreeMap::new();
+    for r in responses {
+        let next = scenarios.len();
+        let i = *index.entry((&r.probe_set, &r.scenario)).or_insert(next);
+        if i == next {
+            scenarios.push(Vec::new());
+        }
+        scenarios[i].push(r.prompt.clone());
+    }
+    let step = scenarios.len().div_ceil(CHUNK_SCENARIOS).max(1);
+    let chosen: Vec<Vec<String>> = scenarios.into_iter().step_by(step).collect();
+    let shifts = model.chunk_shifts(&chosen, CHUNK_TOP_K)?;
+    if shifts.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(ChunkSensitivity {
+        scenarios: chosen.len(),
+        top_k: CHUNK_TOP_K,
+        mean_abs_logprob_diff: shifts.iter().sum::<f64>() / shifts.len() as f64,
+        max_abs_logprob_diff: shifts.iter().fold(0f64, |m, &x| m.max(x)),
+    }))
 }
 
 /// Opens the backend the spec selects.
@@ -428,7 +464,10 @@ pub fn run_audit(
     };
 
     let precision = spec.raw.model.precision;
-    let (model, info, responses, missing, precision_name, outcomes) = if spec.raw.model.kind
+    let (model, info, responses, missing, precision_name, outcomes, chunking) = if spec
+        .raw
+        .model
+        .kind
         == ModelKind::Replay
     {
         if let Some(other) = others.first() {
@@ -515,6 +554,7 @@ pub fn run_audit(
             replayed.missing.len(),
             "replay",
             Vec::new(),
+            None,
         )
     } else {
         let kind = spec.raw.model.kind;
@@ -563,8 +603,20 @@ pub fn run_audit(
         })?;
         let outcomes = run_other_kinds(&others, &mut backend, &spec, seed, &out_dir, progress)?;
         progress.finish();
+        let chunking = match (&backend, precision) {
+            (Backend::Gguf(m), Precision::Quantized) => chunk_sensitivity(m, &responses)?,
+            _ => None,
+        };
         let info = backend.info().clone();
-        (model, info, responses, 0, precision_name, outcomes)
+        (
+            model,
+            info,
+            responses,
+            0,
+            precision_name,
+            outcomes,
+            chunking,
+        )
     };
 
     // Paraphrase probes are the baseline's, not any group's: analysed apart.
@@ -661,6 +713,7 @@ pub fn run_audit(
             vocab_size: info.vocab_size,
             sha256: info.sha256.clone(),
             licence: info.licence.clone(),
+            chunk_sensitivity: chunking,
         }),
         thresholds: ThresholdSummary {
             max_abs_gap: spec.raw.thresholds.max_abs_gap,

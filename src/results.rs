@@ -70,6 +70,23 @@ pub struct ModelIdentity {
     pub vocab_size: usize,
     pub sha256: String,
     pub licence: Option<String>,
+    /// At `precision = "quantized"`: how far chunking moved the scores, measured
+    /// on this audit's own prompts ([`ChunkSensitivity`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chunk_sensitivity: Option<ChunkSensitivity>,
+}
+
+/// |Δ log p| between a prompt's next-token log-probabilities computed in chunks (its
+/// scenario's shared prefix first, as scoring runs it) and in one pass, over the
+/// one-pass distribution's `top_k` most likely tokens, on the first prompt of up to
+/// `scenarios` scenarios.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChunkSensitivity {
+    pub scenarios: usize,
+    pub top_k: usize,
+    pub mean_abs_logprob_diff: f64,
+    pub max_abs_logprob_diff: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -654,3 +654,47 @@ fn signed_manifests_verify_only_with_the_right_key() {
     write(&f.path("bad.pub"), "not a key");
     verify("bad.pub").code(2).stderr(contains("bad.pub"));
 }
+
+#[test]
+fn a_quantized_audit_measures_and_reports_its_chunking_sensitivity() {
+    let f = Fixture::new(6);
+    write(
+        &f.path("quantized.toml"),
+        &spec("quantized audit", "precision = \"quantized\""),
+    );
+    let a = probity()
+        .arg("audit")
+        .arg(f.path("quantized.toml"))
+        .arg("--out")
+        .arg(f.path("q"))
+        .assert();
+    assert!(matches!(exit_code(&a), 0 | 1));
+    let results: serde_json::Value =
+        serde_json::from_str(&read(&f.path("q/results.json"))).unwrap();
+    let model = &results["model"];
+    assert_eq!(model["precision"], "quantized");
+    let c = &model["chunk_sensitivity"];
+    assert_eq!(c["scenarios"], 6, "{c}");
+    assert_eq!(c["top_k"], 20);
+    let (mean, max) = (
+        c["mean_abs_logprob_diff"].as_f64().unwrap(),
+        c["max_abs_logprob_diff"].as_f64().unwrap(),
+    );
+    eprintln!(
+        "tiny model, quantized: chunking moves log p by {mean:.2e} on average, {max:.2e} at most"
+    );
+    assert!(
+        mean.is_finite() && max.is_finite() && 0.0 <= mean && mean <= max,
+        "{c}"
+    );
+    let html = read(&f.path("q/report.html"));
+    assert!(
+        html.contains("measured on this audit's prompts (6 scenarios"),
+        "report lacks the figure"
+    );
+    // f32 is chunk-stable: nothing to measure, nothing recorded.
+    audit(&f, &[]);
+    let results: serde_json::Value =
+        serde_json::from_str(&read(&f.path("out/results.json"))).unwrap();
+    assert!(results["model"].get("chunk_sensitivity").is_none());
+}

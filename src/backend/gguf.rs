@@ -559,6 +559,52 @@ impl GgufModel {
         run().map_err(inference)
     }
 
+    /// How far chunking moves this model's scores: for each scenario (the prompts
+    /// scored together), its first prompt's next-token log-probabilities computed as
+    /// scoring computes them — the tokens the scenario's prompts share run first,
+    /// the rest after them on the cache — against one pass over the whole prompt.
+    /// Returns |Δ log p| over the one-pass distribution's `top` most likely tokens,
+    /// pooled over the scenarios. f32 and bf16 are chunk-stable (differences near
+    /// 1e-6); quantized activations are not.
+    pub fn chunk_shifts(
+        &self,
+        scenarios: &[Vec<String>],
+        top: usize,
+    ) -> Result<Vec<f64>, BackendError> {
+        let mut shifts = Vec::new();
+        for prompts in scenarios {
+            let ids: Vec<Vec<u32>> = prompts
+                .iter()
+                .map(|p| self.tokenize(p))
+                .collect::<Result<_, _>>()?;
+            let Some(first) = ids.first().filter(|f| f.len() > 1) else {
+                continue;
+            };
+            let shortest = ids.iter().map(Vec::len).min().unwrap_or(1);
+            let split = common_prefix(&ids).min(shortest - 1).max(1);
+            let whole = log_softmax(&self.logits_after(first)?);
+            let run = || -> candle_core::Result<Vec<f32>> {
+                let (_, cache) = self.weights.forward(&[first[..split].to_vec()], None, 0)?;
+                let rest = first[split..].to_vec();
+                let (hidden, _) = self.weights.forward(&[rest.clone()], cache.as_ref(), 0)?;
+                Ok(self
+                    .weights
+                    .logits_at(&hidden, &[(0, rest.len() - 1)])?
+                    .remove(0))
+            };
+            let chunked = log_softmax(&run().map_err(inference)?);
+            let mut order: Vec<usize> = (0..whole.len()).collect();
+            order.sort_by(|&a, &b| whole[b].total_cmp(&whole[a]).then(a.cmp(&b)));
+            shifts.extend(
+                order
+                    .iter()
+                    .take(top)
+                    .map(|&t| (whole[t] - chunked[t]).abs()),
+            );
+        }
+        Ok(shifts)
+    }
+
     /// Scores each continuation after each prompt (see [`super::Backend::score`]).
     pub fn score(
         &mut self,
