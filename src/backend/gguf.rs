@@ -586,7 +586,9 @@ impl GgufModel {
             let run = || -> candle_core::Result<Vec<f32>> {
                 let (_, cache) = self.weights.forward(&[first[..split].to_vec()], None, 0)?;
                 let rest = first[split..].to_vec();
-                let (hidden, _) = self.weights.forward(&[rest.clone()], cache.as_ref(), 0)?;
+                let (hidden, _) =
+                    self.weights
+                        .forward(std::slice::from_ref(&rest), cache.as_ref(), 0)?;
                 Ok(self
                     .weights
                     .logits_at(&hidden, &[(0, rest.len() - 1)])?
