@@ -127,6 +127,7 @@ fn synthetic(n: usize) -> (Results, Manifest) {
             vocab_size: 49_152,
             sha256: "0".repeat(64),
             licence: Some("Apache-2.0".into()),
+            chunk_sensitivity: None,
         }),
         thresholds: ThresholdSummary {
             max_abs_gap: 0.05,
