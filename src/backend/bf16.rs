@@ -183,25 +183,45 @@ impl Bf16Matrix {
                     let width = NR.min(self.rows - p * NR);
                     let mut r = 0;
                     while r < rows_here {
-                        let tile = MR.min(rows_here - r);
-                        let a_tile = &a[r * self.pairs..(r + tile) * self.pairs];
+                        let rows = MR.min(rows_here - r);
+                        let tile = Tile {
+                            a: &a[r * self.pairs..(r + rows) * self.pairs],
+                            rows,
+                            pairs: self.pairs,
+                            b,
+                            c_stride: self.rows,
+                            width,
+                        };
                         let c_tile = &mut c[r * self.rows + p * NR..];
                         if fast {
                             #[cfg(target_arch = "x86_64")]
                             // SAFETY: `fast_path` checked the CPU's features; the
                             // slices bound every access (see `tile_avx512`).
                             unsafe {
-                                tile_avx512(a_tile, tile, self.pairs, b, c_tile, self.rows, width)
+                                tile_avx512(tile, c_tile)
                             };
                         } else {
-                            tile_plain(a_tile, tile, self.pairs, b, c_tile, self.rows, width);
+                            tile_plain(tile, c_tile);
                         }
-                        r += tile;
+                        r += rows;
                     }
                 }
             });
         out
     }
+}
+
+/// One register tile's work: `rows` ≤ `MR` rows of packed activations `a`
+/// (`rows × pairs`) against one panel `b` (`pairs × NR`), written to `width` ≤ `NR`
+/// columns of an output whose rows are `c_stride` apart.
+#[derive(Clone, Copy)]
+struct Tile<'a> {
+    a: &'a [u32],
+    rows: usize,
+    pairs: usize,
+    b: &'a [u32],
+    c_stride: usize,
+    width: usize,
 }
 
 /// One tile by plain f32 arithmetic, in the fast path's order: for each pair, the
@@ -212,83 +232,50 @@ impl Bf16Matrix {
 /// a running sum falls below 2⁻¹²⁶, which the instruction flushes to zero and this
 /// loop keeps (flushing here too halved its speed; no activation of a real model
 /// comes near).
-fn tile_plain(
-    a: &[u32],
-    rows: usize,
-    pairs: usize,
-    b: &[u32],
-    c: &mut [f32],
-    c_stride: usize,
-    width: usize,
-) {
+fn tile_plain(t: Tile, c: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
     if std::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU has AVX2; the body is safe code.
-        return unsafe { tile_plain_avx2(a, rows, pairs, b, c, c_stride, width) };
+        return unsafe { tile_plain_avx2(t, c) };
     }
-    tile_plain_body(a, rows, pairs, b, c, c_stride, width)
+    tile_plain_body(t, c)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn tile_plain_avx2(
-    a: &[u32],
-    rows: usize,
-    pairs: usize,
-    b: &[u32],
-    c: &mut [f32],
-    c_stride: usize,
-    width: usize,
-) {
-    tile_plain_body(a, rows, pairs, b, c, c_stride, width)
+unsafe fn tile_plain_avx2(t: Tile, c: &mut [f32]) {
+    tile_plain_body(t, c)
 }
 
 #[inline(always)]
-fn tile_plain_body(
-    a: &[u32],
-    rows: usize,
-    pairs: usize,
-    b: &[u32],
-    c: &mut [f32],
-    c_stride: usize,
-    width: usize,
-) {
-    for r in 0..rows {
+fn tile_plain_body(t: Tile, c: &mut [f32]) {
+    for r in 0..t.rows {
         let mut acc = [0f32; NR];
-        let ar = &a[r * pairs..(r + 1) * pairs];
-        for (&pair, panel) in ar.iter().zip(b.chunks_exact(NR)) {
+        let ar = &t.a[r * t.pairs..(r + 1) * t.pairs];
+        for (&pair, panel) in ar.iter().zip(t.b.chunks_exact(NR)) {
             let (alo, ahi) = (from_bf16(pair as u16), from_bf16((pair >> 16) as u16));
             for (acc, &w) in acc.iter_mut().zip(panel) {
                 *acc += ahi * from_bf16((w >> 16) as u16);
                 *acc += alo * from_bf16(w as u16);
             }
         }
-        c[r * c_stride..r * c_stride + width].copy_from_slice(&acc[..width]);
+        c[r * t.c_stride..r * t.c_stride + t.width].copy_from_slice(&acc[..t.width]);
     }
 }
 
-/// One tile of up to `MR` rows × `width` ≤ 32 columns: `a` holds `rows × pairs`
-/// packed activations, `b` one panel, `c` the tile's first output (row stride
-/// `c_stride`).
+/// One tile on AVX512_BF16: `c` starts at the tile's first output.
 ///
 /// # Safety
-/// The CPU has AVX512F and AVX512_BF16; `a.len() == rows * pairs`,
-/// `b.len() == pairs * NR`, and `c` holds `(rows - 1) * c_stride + width` values.
+/// The CPU has AVX512F and AVX512_BF16; `t.a.len() == t.rows * t.pairs`,
+/// `t.b.len() == t.pairs * NR`, and `c` holds `(t.rows - 1) * t.c_stride + t.width`
+/// values.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bf16")]
-unsafe fn tile_avx512(
-    a: &[u32],
-    rows: usize,
-    pairs: usize,
-    b: &[u32],
-    c: &mut [f32],
-    c_stride: usize,
-    width: usize,
-) {
+unsafe fn tile_avx512(t: Tile, c: &mut [f32]) {
     macro_rules! run {
         ($($r:literal)*) => {
-            match rows {
-                $($r => tile_rows::<$r>(a, pairs, b, c, c_stride, width),)*
+            match t.rows {
+                $($r => tile_rows::<$r>(t, c),)*
                 _ => unreachable!("a tile has 1 to {MR} rows"),
             }
         };
@@ -298,20 +285,14 @@ unsafe fn tile_avx512(
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bf16")]
-unsafe fn tile_rows<const R: usize>(
-    a: &[u32],
-    pairs: usize,
-    b: &[u32],
-    c: &mut [f32],
-    c_stride: usize,
-    width: usize,
-) {
+unsafe fn tile_rows<const R: usize>(t: Tile, c: &mut [f32]) {
     use std::arch::x86_64::*;
-    debug_assert!(a.len() == R * pairs && b.len() == pairs * NR);
+    let (pairs, c_stride, width) = (t.pairs, t.c_stride, t.width);
+    debug_assert!(t.a.len() == R * pairs && t.b.len() == pairs * NR);
     debug_assert!(c.len() >= (R - 1) * c_stride + width);
     let mut acc = [[_mm512_setzero_ps(); 2]; R];
-    let ap = a.as_ptr();
-    let bp = b.as_ptr();
+    let ap = t.a.as_ptr();
+    let bp = t.b.as_ptr();
     for k in 0..pairs {
         // SAFETY (all loads): k < pairs and r < R keep them inside `a` and `b`.
         let b0: __m512bh = std::mem::transmute(_mm512_loadu_si512(bp.add(k * NR).cast()));
@@ -478,10 +459,18 @@ mod tests {
             for r0 in (0..m).step_by(MR) {
                 let tile = MR.min(m - r0);
                 let a_tile = &a[r0 * w.pairs..(r0 + tile) * w.pairs];
+                let t = Tile {
+                    a: a_tile,
+                    rows: tile,
+                    pairs: w.pairs,
+                    b,
+                    c_stride: rows,
+                    width,
+                };
                 let mut fast = vec![0f32; tile * rows];
                 let mut plain = vec![0f32; tile * rows];
-                unsafe { tile_avx512(a_tile, tile, w.pairs, b, &mut fast[p * NR..], rows, width) };
-                tile_plain(a_tile, tile, w.pairs, b, &mut plain[p * NR..], rows, width);
+                unsafe { tile_avx512(t, &mut fast[p * NR..]) };
+                tile_plain(t, &mut plain[p * NR..]);
                 for (f, q) in fast.iter().zip(&plain) {
                     assert!(
                         f.to_bits() == q.to_bits() || (f.is_nan() && q.is_nan()),
